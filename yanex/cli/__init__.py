@@ -1,0 +1,1 @@
+"""The command line: click commands that parse, make one library call, and print."""

@@ -1,0 +1,170 @@
+"""`run_multiple`, staging, and running staged experiments: the one path for every run.
+
+`yanex run` (one script, a sweep, `--staged`) and scripts calling
+`yanex.run_multiple` all arrive here: specs are validated, their records written as a
+batch, and an executor runs them through the Runner.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from yanex.core.liveness import reap_lost
+from yanex.core.spec import ExperimentResult, ExperimentSpec
+from yanex.core.status import Status
+from yanex.core.store import Store
+from yanex.errors import ExperimentContextError, UsageError
+from yanex.execution.batch import Batch, create_batch
+from yanex.execution.events import PlainReporter, Reporter
+from yanex.execution.executor import Executor, queue_executor
+from yanex.execution.local import LocalExecutor
+from yanex.execution.runner import RunOptions
+
+
+def run_multiple(
+    experiments: Sequence[ExperimentSpec],
+    parallel: int | None = None,
+    verbose: bool = False,
+    *,
+    queue: str | None = None,
+    reporter: Reporter | None = None,
+    options: RunOptions | None = None,
+    store: Store | None = None,
+    **queue_options: Any,
+) -> list[ExperimentResult]:
+    """Run experiments and block until all have ended; one result per spec, in order.
+
+    `parallel`: None runs one at a time, 0 as many as there are CPUs, N at most N.
+    `queue` (or `YANEX_QUEUE`) sends the batch to `yanex-worker`s through Redis instead
+    of running it here. One failure never aborts the batch.
+
+    Example:
+        specs = [yanex.ExperimentSpec(script_path=Path("train.py"), config={"_fold_idx": i})
+                 for i in range(5)]
+        results = yanex.run_multiple(specs, parallel=5)
+    """
+    batch, store = submit(experiments, store=store, queue=queue)
+    return execute(
+        batch,
+        store,
+        parallel=parallel,
+        verbose=verbose,
+        queue=queue,
+        reporter=reporter,
+        options=options,
+        **queue_options,
+    )
+
+
+def submit(
+    experiments: Sequence[ExperimentSpec],
+    *,
+    store: Store | None = None,
+    queue: str | None = None,
+    staged: bool = False,
+) -> tuple[Batch, Store]:
+    """Validate specs and write their records (queued, or staged) as one batch."""
+    ensure_not_inside_experiment("run_multiple")
+    validate_specs(experiments)
+    store = store or Store()
+    reap_lost(store)
+    queue = resolve_queue(queue)
+    status = Status.STAGED if staged else Status.QUEUED
+    execution = {"backend": "rq" if queue and not staged else "local", "queue": queue}
+    return create_batch(experiments, store, status=status, execution=execution), store
+
+
+def execute(
+    batch: Batch | Sequence[str],
+    store: Store,
+    *,
+    parallel: int | None = None,
+    verbose: bool = False,
+    queue: str | None = None,
+    reporter: Reporter | None = None,
+    options: RunOptions | None = None,
+    **queue_options: Any,
+) -> list[ExperimentResult]:
+    """Run experiments whose records exist (a fresh batch, or staged ids) to their end."""
+    ids = batch.experiment_ids if isinstance(batch, Batch) else list(batch)
+    reporter = reporter or (PlainReporter() if verbose else Reporter())
+    workers = resolve_parallel(parallel)
+    queue = resolve_queue(queue)
+    executor: Executor
+    if queue:
+        executor = queue_executor(store, queue, parallel=workers, **queue_options)
+    else:
+        executor = LocalExecutor(store, workers, options)
+    batch_id = batch.batch_id if isinstance(batch, Batch) else ""
+    names = batch.names if isinstance(batch, Batch) else [_name(store, i) for i in ids]
+    reporter.batch_started(batch_id, ids, names)
+    results = executor.execute(ids, reporter)
+    reporter.batch_finished(results)
+    return results
+
+
+def stage_experiments(
+    experiments: Sequence[ExperimentSpec], *, store: Store | None = None
+) -> Batch:
+    """Create staged experiments, to be run later with `run_staged` (`yanex run --staged`)."""
+    batch, _ = submit(experiments, store=store, staged=True)
+    return batch
+
+
+def staged_ids(store: Store, *, batch_id: str | None = None) -> list[str]:
+    """Ids of staged experiments, oldest first (optionally only those of one batch)."""
+    staged = [
+        m
+        for m in store.iter_metadata()
+        if m.get("status") == Status.STAGED.value
+        and (batch_id is None or m.get("batch") == batch_id)
+    ]
+    staged.sort(key=lambda m: str(m.get("created_at") or ""))
+    return [str(m["id"]) for m in staged]
+
+
+def validate_specs(experiments: Sequence[ExperimentSpec]) -> None:
+    """Raise ValueError naming the first invalid spec's index."""
+    if not experiments:
+        raise ValueError("experiments list cannot be empty")
+    for index, spec in enumerate(experiments):
+        if not isinstance(spec, ExperimentSpec):
+            raise ValueError(f"Invalid ExperimentSpec at index {index}: got {type(spec).__name__}")
+        try:
+            spec.validate()
+        except NotImplementedError:
+            raise
+        except ValueError as error:
+            raise UsageError(f"Invalid ExperimentSpec at index {index}: {error}") from error
+
+
+def ensure_not_inside_experiment(what: str) -> None:
+    """Refuse to start experiments from inside a `yanex run` experiment."""
+    if os.environ.get("YANEX_EXPERIMENT_ID") or os.environ.get("YANEX_CLI_ACTIVE"):
+        raise ExperimentContextError(
+            f"Cannot use yanex.{what}() from within a `yanex run` experiment; run the "
+            "orchestrating script with plain python instead: python script.py"
+        )
+
+
+def resolve_parallel(parallel: int | None) -> int:
+    """None -> 1 (sequential), 0 -> CPU count, N -> N; negative is an error."""
+    if parallel is None:
+        return 1
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 0:
+        raise UsageError(
+            f"parallel must be None, 0 (all CPUs) or a positive integer, got {parallel!r}"
+        )
+    return parallel or os.cpu_count() or 1
+
+
+def resolve_queue(queue: str | None) -> str | None:
+    """The queue to use: the argument, else `YANEX_QUEUE`, else None (run locally)."""
+    return queue or os.environ.get("YANEX_QUEUE") or None
+
+
+def _name(store: Store, experiment_id: str) -> str:
+    metadata = store.read_metadata(experiment_id)
+    return str(metadata.get("name") or metadata.get("script_path") or experiment_id)

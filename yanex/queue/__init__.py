@@ -1,0 +1,1 @@
+"""yanex.queue"""
