@@ -29,6 +29,7 @@ from yanex.api.artifacts import (
 )
 from yanex.api.bash import execute_bash_script
 from yanex.api.context import ExperimentContext
+from yanex.api.dependencies import assert_dependency, get_dependencies, get_dependency
 from yanex.api.lifecycle import cancel, completed, create_context, create_experiment, fail
 from yanex.api.params import get_cli_args, get_param, get_params
 from yanex.api.tracking import (
@@ -88,6 +89,7 @@ __all__ = [
     "YanexError",
     "__version__",
     "artifact_exists",
+    "assert_dependency",
     "cancel",
     "completed",
     "copy_artifact",
@@ -97,6 +99,8 @@ __all__ = [
     "fail",
     "get_artifacts_dir",
     "get_cli_args",
+    "get_dependencies",
+    "get_dependency",
     "get_experiment_dir",
     "get_experiment_id",
     "get_metadata",

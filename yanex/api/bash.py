@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,7 +91,8 @@ def _run(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True,  # its own group: a timeout kills everything it started
+        preexec_fn=_die_with_parent(),
     )
     chunks: dict[str, list[str]] = {"stdout": [], "stderr": []}
     pumps = [
@@ -104,12 +107,37 @@ def _run(
     try:
         exit_code: int | None = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        _kill_group(process)
         exit_code = None
-    for pump in pumps:
-        pump.join()
+    except BaseException:
+        # Ctrl-C (the Runner's cancel sends SIGINT) or any error: being in its own
+        # session, the command would otherwise outlive the experiment.
+        _kill_group(process)
+        raise
+    finally:
+        for pump in pumps:
+            pump.join()
     return exit_code, "".join(chunks["stdout"]), "".join(chunks["stderr"])
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, make the command die (SIGKILL) if the script running it is killed."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_parent_death_signal() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+    return set_parent_death_signal
 
 
 def _pump(pipe: IO[bytes] | None, into: list[str], sink: IO[str] | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,8 @@ def create_experiment(
     record, git = _record(script_path, name, tags, description)
     experiment_id = store.create(record, dict(config or {}))
     write_patch(git, store.artifacts_dir(experiment_id))
+    for message in git.warnings:  # secrets or a large patch: the library warns, never prints
+        warnings.warn(message, UserWarning, stacklevel=3)
     context = ExperimentContext(store, experiment_id)
     with _tracked(context, start=True):
         yield context

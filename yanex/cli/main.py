@@ -19,9 +19,21 @@ from yanex.errors import YanexError
 from yanex.version import __version__
 
 COMMANDS = {
+    "queue": "yanex.cli.fleet:queue_command",
+    "wait": "yanex.cli.fleet:wait_command",
+    "cancel": "yanex.cli.fleet:cancel_command",
+    "doctor": "yanex.cli.fleet:doctor_command",
+    "graph": "yanex.cli.graph:graph_command",
     "run": "yanex.cli.run:run_command",
     "list": "yanex.cli.listing:list_command",
     "show": "yanex.cli.show:show_command",
+    "compare": "yanex.cli.compare:compare_command",
+    "get": "yanex.cli.get:get_command",
+    "archive": "yanex.cli.manage:archive_command",
+    "unarchive": "yanex.cli.manage:unarchive_command",
+    "delete": "yanex.cli.manage:delete_command",
+    "update": "yanex.cli.manage:update_command",
+    "plot": "yanex.cli.plot:plot_command",
 }
 
 

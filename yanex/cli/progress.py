@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from yanex.core.spec import ExperimentResult
@@ -28,7 +29,7 @@ def make_reporter(*, single: bool, live_output: bool) -> Reporter:
     if single:
         return SingleReporter(console)
     if live_output or not console.is_terminal:
-        return SummaryReporter(console, PlainReporter(sys.stderr))
+        return SummaryReporter(console, LineReporter(sys.stderr))
     return SummaryReporter(console, BarReporter(console))
 
 
@@ -37,6 +38,13 @@ def outcome(result: ExperimentResult) -> str:
     if result.status == "cancelled" and result.failure_reason == "dependency_failed":
         return "skipped"
     return result.status
+
+
+class LineReporter(PlainReporter):
+    """Plain lines per finished experiment; the counts are left to the summary that follows."""
+
+    def batch_finished(self, results: Sequence[ExperimentResult]) -> None:
+        pass
 
 
 class SingleReporter(Reporter):
@@ -48,7 +56,7 @@ class SingleReporter(Reporter):
     def batch_started(
         self, batch_id: str, experiment_ids: Sequence[str], names: Sequence[str]
     ) -> None:
-        label = f" ({names[0]})" if names and names[0] else ""
+        label = f" ({escape(names[0])})" if names and names[0] else ""
         self.console.print(
             f"[bold]yanex[/]: experiment {experiment_ids[0]}{label}", highlight=False
         )
@@ -56,10 +64,9 @@ class SingleReporter(Reporter):
     def experiment_finished(self, result: ExperimentResult) -> None:
         state = outcome(result)
         took = f" in {result.duration:.1f}s" if result.duration is not None else ""
-        style = _STYLE.get(state, "")
-        line = f"[bold]yanex[/]: experiment {result.experiment_id} [{style}]{state}[/]{took}"
+        line = f"[bold]yanex[/]: experiment {result.experiment_id} {_styled(state)}{took}"
         if result.error_message and state != "completed":
-            line += f": {result.error_message}"
+            line += f": {escape(result.error_headline or '')}"
         self.console.print(line, highlight=False, markup=True)
 
     def interrupted(self, second: bool) -> None:
@@ -76,8 +83,8 @@ class BarReporter(Reporter):
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn(
-                "[green]✓ {task.fields[completed]}[/] [red]✗ {task.fields[failed]}[/] "
-                "[yellow]⊘ {task.fields[cancelled]} ↷ {task.fields[skipped]}[/]"
+                "[green]✓ {task.fields[n_completed]}[/] [red]✗ {task.fields[n_failed]}[/] "
+                "[yellow]⊘ {task.fields[n_cancelled]} ↷ {task.fields[n_skipped]}[/]"
             ),
             TimeElapsedColumn(),
             TextColumn("[dim]{task.fields[running]}"),
@@ -107,18 +114,20 @@ class BarReporter(Reporter):
             self.counts[state] = self.counts.get(state, 0) + 1
             if state == "failed":
                 self.progress.console.print(
-                    f"[red]✗[/] {result.experiment_id} {result.name or ''}: {result.error_message}",
+                    f"[red]✗[/] {result.experiment_id} {escape(result.name or '')}: "
+                    + escape(result.error_headline or ""),
                     highlight=False,
                 )
             self._refresh(advance=1)
 
     def _refresh(self, advance: int) -> None:
-        names = list(self.running.values())
+        names = [escape(name) for name in self.running.values()]  # shown as markup
         shown = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
         self.progress.update(self.task, advance=advance, running=shown, **self._fields())
 
     def _fields(self) -> dict[str, Any]:
-        return dict(self.counts)
+        # prefixed: `completed` is rich's own task argument (the bar's position)
+        return {f"n_{state}": n for state, n in self.counts.items()}
 
     def batch_finished(self, results: Sequence[ExperimentResult]) -> None:
         self.progress.stop()
@@ -159,12 +168,18 @@ def print_summary(console: Console, results: Sequence[ExperimentResult]) -> None
     counts: dict[str, int] = {}
     for result in results:
         counts[outcome(result)] = counts.get(outcome(result), 0) + 1
-    parts = [f"[{_STYLE.get(k, '')}]{n} {k}[/]" for k, n in sorted(counts.items())]
+    parts = [_styled(state, f"{n} {state}") for state, n in sorted(counts.items())]
     console.print(f"{len(results)} experiment(s): " + ", ".join(parts), highlight=False)
     for result in results:
         if not result.succeeded:
+            message = f": {escape(result.error_headline or '')}" if result.error_message else ""
             console.print(
-                f"  [{_STYLE.get(outcome(result), '')}]{outcome(result)}[/] {result.experiment_id} "
-                f"{result.name or ''}: {result.error_message or ''}",
+                f"  {_styled(outcome(result))} {result.experiment_id} "
+                f"{escape(result.name or '')}{message}",
                 highlight=False,
             )
+
+
+def _styled(state: str, text: str | None = None) -> str:
+    """`text` (default: the state) as markup in the state's colour; unknown states plain."""
+    return f"[{_STYLE.get(state, 'default')}]{escape(text or state)}[/]"

@@ -10,13 +10,13 @@ import click
 
 from yanex.cli.config import CliConfig, pass_cli_config
 from yanex.cli.progress import make_reporter
-from yanex.cli.runview import print_dry_run, print_staged, print_warnings
+from yanex.cli.runview import print_detached, print_dry_run, print_staged, print_warnings
 from yanex.core.plan import RunRequest, plan_run, sweep_size
 from yanex.core.spec import ExperimentResult
 from yanex.core.sweep import SWEEP_LIMIT
 from yanex.errors import UsageError
 from yanex.execution.executor import Interrupted
-from yanex.execution.multiple import execute, staged_ids, submit
+from yanex.execution.multiple import check_specs, execute, resolve_staged, staged_ids, submit
 from yanex.execution.output import OutputMode, terminal_echo
 from yanex.execution.runner import RunOptions
 
@@ -65,7 +65,10 @@ Examples:
     "dependencies",
     multiple=True,
     metavar="ID",
-    help="Dependency: ID, id,id or slot=ID (repeatable).",
+    help="Dependency: ID, ID,ID, SLOT=ID or SLOT=list(ID,...) (repeatable).",
+)
+@click.option(
+    "--allow-failed-deps", is_flag=True, help="Run even if a dependency failed or was cancelled."
 )
 @click.option(
     "--timeout",
@@ -92,8 +95,16 @@ Examples:
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show what would run; create nothing.")
 @click.option("-y", "--yes", is_flag=True, help=f"Allow sweeps over {SWEEP_LIMIT} experiments.")
+@click.option("--detach", is_flag=True, help="With --queue: print the batch id and return.")
+@click.option(
+    "--retry",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Run a failed or lost experiment again, up to N more times.",
+)
 @click.option("--ignore-dirty", is_flag=True, hidden=True)
-@pass_cli_config(queue=True)
+@pass_cli_config(queue=True, redis=True)
 def run_command(config: CliConfig, **options: Any) -> None:
     """Run a Python script (or module) as tracked experiment(s).
 
@@ -107,21 +118,37 @@ def run_command(config: CliConfig, **options: Any) -> None:
         return
     request = _request(config, options)
     if options["dry_run"]:
-        print_dry_run(plan_run(request, store))
+        plan = plan_run(request, store)
+        check_specs(plan.specs, store, allow_failed_dependencies=options["allow_failed_deps"])
+        print_dry_run(plan)
         return
     _confirm_size(sweep_size(request, store), options["yes"])
     plan = plan_run(request, store)
     if plan.stage:
         if options["parallel"] is not None:
             raise UsageError("--parallel cannot be combined with --stage; give it to --staged")
-        batch, _ = submit(plan.specs, store=store, staged=True)
+        batch, _ = submit(
+            plan.specs,
+            store=store,
+            staged=True,
+            allow_failed_dependencies=options["allow_failed_deps"],
+        )
         print_warnings(batch.warnings)
         print_staged(batch)
         return
-    batch, store = submit(plan.specs, store=store, queue=plan.queue)
+    batch, store = submit(
+        plan.specs,
+        store=store,
+        queue=plan.queue,
+        retry=options["retry"],
+        allow_failed_dependencies=options["allow_failed_deps"],
+    )
     print_warnings(batch.warnings)
     single = len(plan.specs) == 1
-    results = _execute(batch, store, plan.parallel, plan.queue, single, options)
+    results = _execute(batch, store, config, plan.parallel, plan.queue, single, options)
+    if options["detach"]:
+        print_detached(batch.batch_id, results)
+        return
     sys.exit(exit_code(results, single))
 
 
@@ -129,19 +156,23 @@ def _run_staged(config: CliConfig, options: dict[str, Any]) -> None:
     store = config.store()
     references = [r for r in (options["script"], *options["script_args"]) if r]
     if references:
-        ids = [store.resolve(r) for r in references]
+        ids = resolve_staged(store, references)
     else:
         ids = staged_ids(store, batch_id=options["batch_id"])
     if not ids:
         click.echo("No staged experiments to run (stage some with `yanex run ... --stage`).")
         return
-    results = _execute(ids, store, options["parallel"], config.queue, False, options)
+    results = _execute(ids, store, config, options["parallel"], config.queue, False, options)
+    if options["detach"]:
+        print_detached(None, results)
+        return
     sys.exit(exit_code(results, single=False))
 
 
 def _execute(
     batch: Any,
     store: Any,
+    config: CliConfig,
     parallel: int | None,
     queue: str | None,
     single: bool,
@@ -153,7 +184,15 @@ def _execute(
     run_options = RunOptions(output=mode, echo=terminal_echo)
     try:
         return execute(
-            batch, store, parallel=parallel, queue=queue, reporter=reporter, options=run_options
+            batch,
+            store,
+            parallel=parallel,
+            queue=queue,
+            retry=options["retry"],
+            redis_url=config.redis_url,
+            detach=options["detach"],
+            reporter=reporter,
+            options=run_options,
         )
     except Interrupted as interrupted:
         reporter.batch_finished(interrupted.results)

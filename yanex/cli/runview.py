@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from yanex.core.plan import RunPlan
+from yanex.core.spec import ExperimentResult
 from yanex.core.sweep import Sweep
 from yanex.execution.batch import Batch
 
@@ -70,3 +71,14 @@ def print_warnings(warnings: Sequence[str]) -> None:
     console = Console(stderr=True)
     for warning in warnings:
         console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+
+
+def print_detached(batch_id: str | None, results: Sequence[ExperimentResult]) -> None:
+    """What a detached submission prints: the batch to wait on later."""
+    console = Console()
+    ids = [r.experiment_id for r in results]
+    where = f"batch {batch_id}" if batch_id else "experiments"
+    console.print(
+        f"Queued {len(ids)} experiment(s) as {where}: {', '.join(ids[:10])}", highlight=False
+    )
+    console.print(f"Wait for them with: yanex wait {batch_id or ' '.join(ids)}", highlight=False)

@@ -16,15 +16,14 @@ repository's files.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from yanex.core.jsonfile import write_bytes
 from yanex.core.secrets import scan_patch
 from yanex.core.store import ARTIFACTS_DIR, PATCH_FILE
 
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 MEBIBYTE = 1024 * 1024
 PATCH_WARNING_BYTES = MEBIBYTE  # the original warned above 1 MB
-SECRET_SCAN_LIMIT_BYTES = 10 * MEBIBYTE  # above this the scan would take many seconds
 MAX_LISTED_SECRETS = 5
 
 METADATA_KEYS = (
@@ -96,9 +94,9 @@ def capture_git_state(path: Path, *, scan_secrets: bool = True) -> GitState:
     user can do something about it). `scan_secrets=False` leaves the secret fields
     None so that a caller can run `record_secret_scan` later, off the critical path.
     """
-    directory = path.parent if path.is_file() else path
+    directory = path.parent if os.path.isfile(path) else path  # isfile never raises
     if not _inside_work_tree(directory):
-        return GitState(empty_metadata())  # skips importing GitPython: ~90 ms saved
+        return GitState(empty_metadata())  # without importing GitPython (50-90 ms)
     try:
         import git
     except ImportError as error:  # GitPython refuses to import without a git executable
@@ -118,15 +116,12 @@ def capture_git_state(path: Path, *, scan_secrets: bool = True) -> GitState:
 
 
 def record_secret_scan(state: GitState) -> None:
-    """Scan `state.patch` for secrets; fill the patch_*secret* fields and add warnings."""
+    """Scan `state.patch` for secrets; fill the patch_*secret* fields and add warnings.
+
+    When the scan cannot run (too many added lines, detect-secrets failing), the fields
+    stay None, meaning unknown, and a warning says so.
+    """
     if not state.patch:
-        return
-    size = state.metadata["patch_size_bytes"]
-    if size is not None and size > SECRET_SCAN_LIMIT_BYTES:
-        state.warnings.append(
-            f"the uncommitted changes ({size / MEBIBYTE:.1f} MB) are too large to scan for "
-            "secrets; review artifacts/git_diff.patch before sharing the experiment"
-        )
         return
     failures: list[str] = []
     findings = scan_patch(state.patch, failures=failures)
@@ -149,16 +144,7 @@ def write_patch(state: GitState, artifacts_dir: Path) -> None:
     target = artifacts_dir / PATCH_FILE
     # Bytes, not text: surrogateescape gives back any non-UTF-8 bytes git printed,
     # so the saved file applies exactly as `git diff HEAD` would have.
-    data = state.patch.encode("utf-8", "surrogateescape")
-    fd, scratch = tempfile.mkstemp(dir=artifacts_dir, prefix=f".{PATCH_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(scratch, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(scratch)
-        raise
+    write_bytes(target, state.patch.encode("utf-8", "surrogateescape"))
 
 
 def strip_credentials(url: str | None) -> str | None:
@@ -198,7 +184,7 @@ def _inside_work_tree(directory: Path) -> bool:
     """Whether `directory` or a parent holds a `.git` (directory, or file for worktrees)."""
     try:
         start = directory.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return False
     return any(os.path.lexists(os.path.join(p, ".git")) for p in (start, *start.parents))
 

@@ -10,7 +10,7 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path, PurePath
@@ -30,16 +30,36 @@ def write_json(path: Path, data: Any, *, indent: int | None = 2) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write `text` to `path` atomically, with the permissions the umask gives new files."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically, with the permissions the umask gives new files."""
+    fd, tmp = _scratch_file(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _scratch_file(path: Path) -> tuple[int, str]:
+    """Create a hidden temporary file next to `path`; return its descriptor and name.
+
+    Not `tempfile.mkstemp`: its files are private (0600), and a store on a shared
+    filesystem is read by other users (clients and workers).
+    """
+    for _ in range(100):
+        name = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file next to {path}")
 
 
 def read_json(path: Path) -> Any:

@@ -35,12 +35,8 @@ def this_host() -> str:
 
 def process_start_time(pid: int) -> int | None:
     """The kernel's start time of `pid` (clock ticks since boot), or None if unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may contain spaces; fields after it are fixed.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def process_alive(pid: int, start_time: int | None = None) -> bool:
@@ -51,10 +47,22 @@ def process_alive(pid: int, start_time: int | None = None) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by someone else
-    if start_time is None:
-        return True
-    current = process_start_time(pid)
-    return current is None or current == start_time
+    fields = _stat_fields(pid)
+    if fields is None:
+        return True  # no /proc to ask: the signal check is all we have
+    if fields[0] in ("Z", "X"):
+        return False  # exited; only its parent has not collected it yet
+    return start_time is None or int(fields[19]) == start_time
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; fields after it are fixed.
+    return stat.rsplit(")", 1)[1].split()
 
 
 def supervisor_alive(execution: Metadata, now: float | None = None) -> bool:
@@ -78,9 +86,11 @@ def reap_lost(store: Store) -> list[str]:
         except (ExperimentNotFoundError, StoreError):
             store.forget_running(experiment_id)
             continue
-        if metadata.get("status") != Status.RUNNING.value:
-            store.forget_running(experiment_id)
-            continue
+        status = Status(metadata.get("status", Status.CREATED.value))
+        if status is not Status.RUNNING:
+            if status.is_terminal:
+                store.forget_running(experiment_id)
+            continue  # not running yet: its marker was just written, ahead of the status
         execution = metadata.get("execution") or {}
         if supervisor_alive(execution):
             continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yanex.core import sweep
+from yanex.core import dependencies, sweep
 from yanex.core.params import resolve_params
 from yanex.core.spec import ExperimentSpec
 from yanex.core.store import Store
@@ -37,6 +37,7 @@ class RunRequest:
     description: str | None = None
     tags: list[str] | None = None
     dependencies: list[str] = field(default_factory=list)
+    """`-D` values: ID, ID,ID, SLOT=ID, SLOT=list(ID,...) (see yanex.core.dependencies)."""
     python: str | None = None
     timeout: float | None = None
     stage: bool | None = None
@@ -64,7 +65,10 @@ class RunPlan:
 
 def sweep_size(request: RunRequest, store: Store, environ: Mapping[str, str] | None = None) -> int:
     """How many experiments `request` makes, without building them (cheap for huge grids)."""
-    return sweep.count(_resolve(request, store, environ)[0].params)
+    dependency_choices = 1
+    for _, candidates in dependencies.parse_options(request.dependencies):
+        dependency_choices *= len(candidates)
+    return sweep.count(_resolve(request, store, environ)[0].params) * dependency_choices
 
 
 def plan_run(
@@ -79,30 +83,35 @@ def plan_run(
     )
     tags = list(request.tags if request.tags is not None else _tag_list(defaults.get("tags")))
     members = sweep.expand(resolved.params)
-    swept_keys = list(members[0].swept) if members and members[0].swept else []
+    dependency_choices = list(
+        dependencies.choices(dependencies.parse_options(request.dependencies))
+    )
+    swept_keys = list(members[0].swept) + list(dependency_choices[0][1])
     base_name = name or _stem(request)
     specs = []
     for member in members:
-        extra: dict[str, Any] = {"cli_args": request.cli_args}
-        if clone_id:
-            extra["clone_from"] = clone_id
-        if member.swept:
-            extra["sweep"] = member.swept
-        specs.append(
-            ExperimentSpec(
-                script_path=request.script,
-                module=request.module,
-                config=member.params,
-                script_args=list(request.script_args),
-                name=sweep.member_name(base_name, member.swept) if member.swept else name,
-                tags=[*tags, SWEEP_TAG] if member.swept and SWEEP_TAG not in tags else tags,
-                description=description,
-                dependencies=list(request.dependencies),
-                python=request.python,
-                timeout=request.timeout,
-                metadata=extra,
+        for needs, dependency_swept in dependency_choices:
+            swept = {**member.swept, **dependency_swept}
+            extra: dict[str, Any] = {"cli_args": request.cli_args}
+            if clone_id:
+                extra["clone_from"] = clone_id
+            if swept:
+                extra["sweep"] = swept
+            specs.append(
+                ExperimentSpec(
+                    script_path=request.script,
+                    module=request.module,
+                    config=member.params,
+                    script_args=list(request.script_args),
+                    name=sweep.member_name(base_name, swept) if swept else name,
+                    tags=[*tags, SWEEP_TAG] if swept and SWEEP_TAG not in tags else tags,
+                    description=description,
+                    dependencies=needs,
+                    python=request.python,
+                    timeout=request.timeout,
+                    metadata=extra,
+                )
             )
-        )
     return RunPlan(
         specs=specs,
         params=resolved.params,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from yanex.core.status import FailureReason, Status
+from yanex.core.status import Status
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -148,6 +148,11 @@ class ExperimentResult:
     def succeeded(self) -> bool:
         return self.status == Status.COMPLETED.value
 
+    @property
+    def error_headline(self) -> str | None:
+        """The first line of `error_message`, for one-line displays."""
+        return self.error_message.splitlines()[0] if self.error_message else None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -167,5 +172,6 @@ class ExperimentResult:
             duration=metadata.get("duration"),
             name=metadata.get("name"),
             exit_code=metadata.get("exit_code"),
-            failure_reason=str(FailureReason(reason)) if reason else None,
+            # as stored: a reason added by a newer yanex must not make the record unreadable
+            failure_reason=str(reason) if reason else None,
         )

@@ -9,7 +9,8 @@ running -> completed | failed | cancelled
 
 A terminal status (completed, failed, cancelled) is never overwritten: the first writer
 wins. The one way back from `running` is a retry, which puts a failed or lost attempt
-back to `queued` as a new attempt of the same experiment (see `Store.retry`).
+back to `queued` as a new attempt of the same experiment, before any terminal status is
+written (`Store.retry`, used by the queue's `--retry N`).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from yanex.core import timestamps
-from yanex.core.jsonfile import read_json, restore_floats, write_json
+from yanex.core.jsonfile import jsonable, read_json, restore_floats, write_json
 from yanex.core.lock import FileLock
 from yanex.core.metrics import merge_rows, read_metrics
 from yanex.core.status import Status, can_transition
@@ -94,21 +94,18 @@ class Store:
         """The id in the store's id file, created on first use."""
         path = self.root / STORE_ID_FILE
         try:
-            return str(read_json(path)["store_id"])
+            return _read_store_id(path)
         except FileNotFoundError:
             pass
-        except (ValueError, KeyError, TypeError) as error:
-            raise StoreError(f"store id file {path} is corrupt ({error}); delete it") from error
         self._ensure_root()
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return str(read_json(path)["store_id"])  # another process made it just now
-        with os.fdopen(fd, "w") as handle:
-            handle.write(
-                f'{{"store_id": "{uuid.uuid4().hex}", "created_at": "{timestamps.now()}"}}\n'
-            )
-        return str(read_json(path)["store_id"])
+            _create_store_id_file(path)
+        except OSError as error:
+            raise StoreError(
+                f"cannot write the store id file {path}: {error.strerror} — "
+                "set YANEX_EXPERIMENTS_DIR to a writable directory"
+            ) from error
+        return _read_store_id(path)
 
     def ensure(self) -> str:
         """Create the store (directory and id file) if needed; return its id."""
@@ -128,9 +125,14 @@ class Store:
         base = self.root / ARCHIVE_DIR if archived else self.root
         try:
             entries = list(os.scandir(base))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no store (yet) at this root
             return []
-        return [e.name for e in entries if ID_PATTERN.match(e.name) and e.is_dir()]
+        # A directory without metadata.json is a record still being created: not yet one.
+        return [
+            e.name
+            for e in entries
+            if ID_PATTERN.match(e.name) and os.path.isfile(os.path.join(e.path, METADATA_FILE))
+        ]
 
     # -- one experiment ------------------------------------------------------------
 
@@ -141,11 +143,14 @@ class Store:
         If writing the record fails, nothing is left behind.
         """
         self.ensure()
+        stored_config = _encode_config(config)  # before claiming: a bad value claims nothing
         directory, experiment_id = self._claim_directory()
         try:
             (directory / ARTIFACTS_DIR).mkdir()
-            write_json(directory / CONFIG_FILE, config)
-            record = {"id": experiment_id, **metadata}
+            write_json(directory / CONFIG_FILE, stored_config)
+            # The directory names the record: an "id" in `metadata` (say, copied from
+            # another experiment) must not contradict it.
+            record = {"id": experiment_id, **{k: v for k, v in metadata.items() if k != "id"}}
             record.setdefault("status", Status.CREATED.value)
             record.setdefault("created_at", timestamps.now())
             write_json(directory / METADATA_FILE, record)  # last: its presence marks completion
@@ -245,9 +250,64 @@ class Store:
             metadata.update(fields)
             applied = True
 
+        if target is Status.RUNNING:
+            # Marker first: a supervisor killed right after the status change must still
+            # be found by the liveness scan, which reads only the markers.
+            self._update_running_marker(experiment_id, target)
+        try:
+            self.update_metadata(experiment_id, change)
+        finally:
+            if target is Status.RUNNING and not applied:
+                self.forget_running(experiment_id)
+        if applied and target is not Status.RUNNING:
+            self._update_running_marker(experiment_id, target)
+        return applied
+
+    def retry(self, experiment_id: str, *, attempt: int, outcome: Metadata) -> bool:
+        """Put a running experiment whose `attempt` failed back to queued, as attempt + 1.
+
+        The failed attempt is recorded in `attempts` (with `outcome`: failure_reason,
+        error_message, exit_code) and its logs are kept as `stdout.attempt<N>.txt` and
+        `stderr.attempt<N>.txt`. Returns False, changing nothing, when the experiment is
+        not running that attempt any more (someone else already ended or retried it).
+        """
+        applied = False
+
+        def change(metadata: Metadata) -> None:
+            nonlocal applied
+            execution = metadata.get("execution") or {}
+            if (
+                metadata.get("status") != Status.RUNNING.value
+                or execution.get("attempt", 1) != attempt
+            ):
+                return
+            metadata.setdefault("attempts", []).append(
+                {
+                    "attempt": attempt,
+                    "started_at": metadata.get("started_at"),
+                    "ended_at": timestamps.now(),
+                    "worker": execution.get("worker"),
+                    "host": execution.get("host"),
+                    **outcome,
+                }
+            )
+            kept = ("backend", "queue", "job_id", "max_attempts", "events")
+            metadata["execution"] = {k: execution[k] for k in kept if k in execution}
+            metadata["execution"]["attempt"] = attempt + 1
+            metadata["status"] = Status.QUEUED.value
+            metadata["queued_at"] = timestamps.now()
+            metadata["started_at"] = None
+            applied = True
+
         self.update_metadata(experiment_id, change)
         if applied:
-            self._update_running_marker(experiment_id, target)
+            self.forget_running(experiment_id)
+            artifacts = self.artifacts_dir(experiment_id)
+            for name in (STDOUT_FILE, STDERR_FILE):
+                log = artifacts / name
+                if log.exists():
+                    stem, suffix = name.rsplit(".", 1)
+                    os.replace(log, artifacts / f"{stem}.attempt{attempt}.{suffix}")
         return applied
 
     def _update_running_marker(self, experiment_id: str, status: Status) -> None:
@@ -262,7 +322,7 @@ class Store:
         """Ids marked running: the experiments whose liveness needs checking."""
         try:
             return [e.name for e in os.scandir(self.root / RUNNING_DIR) if ID_PATTERN.match(e.name)]
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
 
     def forget_running(self, experiment_id: str) -> None:
@@ -270,7 +330,7 @@ class Store:
         (self.root / RUNNING_DIR / experiment_id).unlink(missing_ok=True)
 
     def write_config(self, experiment_id: str, config: dict[str, Any]) -> None:
-        write_json(self.path(experiment_id) / CONFIG_FILE, config)
+        write_json(self.path(experiment_id) / CONFIG_FILE, _encode_config(config))
 
     def read_config(self, experiment_id: str) -> dict[str, Any]:
         """The resolved parameters (config.json, or params.yaml from the original yanex)."""
@@ -407,7 +467,7 @@ class Store:
     def batch_ids(self) -> list[str]:
         try:
             names = os.listdir(self.root / BATCHES_DIR)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         return [n[:-5] for n in names if n.endswith(".json") and ID_PATTERN.match(n[:-5])]
 
@@ -422,6 +482,49 @@ def _stamp(metadata: Metadata, target: Status) -> None:
         metadata["duration"] = timestamps.seconds_between(metadata.get("started_at"), now)
     else:
         metadata[f"{target.value}_at"] = now
+
+
+def _create_store_id_file(path: Path) -> None:
+    """Create the store id file unless it exists, never letting anyone read half of it.
+
+    The file is written in full under a scratch name, then hard-linked into place: the
+    link fails when another process won the race, and the winner's id stays.
+    """
+    scratch = path.with_name(f".{STORE_ID_FILE}.{uuid.uuid4().hex}.tmp")
+    try:
+        write_json(scratch, {"store_id": uuid.uuid4().hex, "created_at": timestamps.now()})
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass  # another process made it just now
+        except OSError:  # a filesystem without hard links: still whole, the last one wins
+            if not path.exists():
+                os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _read_store_id(path: Path) -> str:
+    """The id in an existing store id file (FileNotFoundError when there is none)."""
+    try:
+        return str(read_json(path)["store_id"])
+    except FileNotFoundError:
+        raise
+    except (ValueError, KeyError, TypeError) as error:
+        raise StoreError(f"store id file {path} is corrupt ({error}); delete it") from error
+    except OSError as error:
+        raise StoreError(
+            f"cannot read the store id file {path}: {error.strerror} — "
+            "set YANEX_EXPERIMENTS_DIR to a usable experiments directory"
+        ) from error
+
+
+def _encode_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON can hold them (NaN and infinities as strings, numpy as numbers).
+
+    Raises TypeError naming the parameter whose value cannot be stored.
+    """
+    return {str(key): jsonable(value, str(key)) for key, value in config.items()}
 
 
 def _read_legacy_params(path: Path) -> Any:

@@ -9,12 +9,13 @@ written are removed: a failed submission leaves nothing half-created behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from yanex.core import timestamps
+from yanex.core.dependencies import Dependencies
 from yanex.core.environment import capture_environment
 from yanex.core.git import GitState, capture_git_state, write_patch
 from yanex.core.spec import ExperimentSpec
@@ -38,9 +39,13 @@ def create_batch(
     *,
     status: Status,
     execution: dict[str, Any] | None = None,
-    resolve_dependencies: Callable[[ExperimentSpec], Any] | None = None,
+    dependencies: Sequence[Dependencies] | None = None,
+    allow_failed_dependencies: bool = False,
 ) -> Batch:
-    """Write one record per spec (status `queued` or `staged`) and the batch manifest."""
+    """Write one record per spec (status `queued` or `staged`) and the batch manifest.
+
+    `dependencies`: each spec's dependencies already resolved to ids (see `submit`).
+    """
     store.ensure()
     batch_id = store.create_batch(
         {"created_at": timestamps.now(), "status": status.value, "size": len(specs)}
@@ -49,13 +54,15 @@ def create_batch(
     git_states: dict[Path, GitState] = {}
     created: list[str] = []
     try:
-        for spec in specs:
+        for index, spec in enumerate(specs):
             state = _git_state(spec, git_states)
             metadata = record_for(spec, status=status, batch_id=batch_id, git=state.metadata)
             metadata["environment"] = environment
             metadata["execution"] = {**(execution or {}), "attempt": 1}
-            if resolve_dependencies is not None:
-                metadata["dependencies"] = resolve_dependencies(spec)
+            if dependencies is not None:
+                metadata["dependencies"] = dependencies[index]
+            if allow_failed_dependencies:
+                metadata["allow_failed_dependencies"] = True
             experiment_id = store.create(metadata, dict(spec.config))
             created.append(experiment_id)
             write_patch(state, store.artifacts_dir(experiment_id))

@@ -9,6 +9,7 @@ asked to.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -43,23 +44,26 @@ class PlainReporter(Reporter):
         self.stream = stream or sys.stderr
         self.total = 0
         self.done = 0
+        # executor threads finish experiments concurrently: count and print under a lock
+        self.lock = threading.Lock()
 
     def batch_started(
         self, batch_id: str, experiment_ids: Sequence[str], names: Sequence[str]
     ) -> None:
         self.total = len(experiment_ids)
-        self._print(f"batch {batch_id}: {self.total} experiment(s)")
+        label = f"batch {batch_id}" if batch_id else "staged"  # staged runs reuse old batches
+        self._print(f"{label}: {self.total} experiment(s)")
 
     def experiment_finished(self, result: ExperimentResult) -> None:
-        self.done += 1
-        line = (
-            f"[{self.done}/{self.total}] {result.experiment_id} {result.name or ''} {result.status}"
-        )
-        if result.duration is not None:
-            line += f" in {result.duration:.1f}s"
-        if result.error_message:
-            line += f": {result.error_message}"
-        self._print(line)
+        with self.lock:
+            self.done += 1
+            line = f"[{self.done}/{self.total}] {result.experiment_id} {result.name or ''}"
+            line += f" {result.status}"
+            if result.duration is not None:
+                line += f" in {result.duration:.1f}s"
+            if result.error_headline:
+                line += f": {result.error_headline}"
+            self._print(line)
 
     def batch_finished(self, results: Sequence[ExperimentResult]) -> None:
         counts: dict[str, int] = {}
@@ -72,4 +76,6 @@ class PlainReporter(Reporter):
         self._print(f"interrupted: {what}")
 
     def _print(self, line: str) -> None:
-        print(line.replace("  ", " ").strip(), file=self.stream, flush=True)
+        # one write per line: print() writes the text and the newline separately
+        self.stream.write(line.replace("  ", " ").strip() + "\n")
+        self.stream.flush()

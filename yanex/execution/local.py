@@ -8,15 +8,17 @@ running ones get the Runner's termination ladder; a second Ctrl-C kills at once.
 from __future__ import annotations
 
 import threading
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from yanex.core.spec import ExperimentResult
 from yanex.core.status import FailureReason, Status
 from yanex.core.store import Store
+from yanex.errors import ExperimentNotFoundError
 from yanex.execution.events import Reporter
 from yanex.execution.executor import Executor, Interrupted
 from yanex.execution.runner import RunControl, Runner, RunOptions
+from yanex.execution.schedule import RECHECK, Decision, Schedule
 
 
 class LocalExecutor(Executor):
@@ -42,20 +44,30 @@ class LocalExecutor(Executor):
             run.wait()
         except KeyboardInterrupt:
             interrupted = True
-            reporter.interrupted(second=False)
-            run.cancel_all()
-            try:
-                run.wait()
-            except KeyboardInterrupt:
-                reporter.interrupted(second=True)
-                run.kill_all()
-                run.wait()
+            _stop(run, reporter)
         for thread in threads:
             thread.join()
         results = [run.results[i] for i in experiment_ids]
         if interrupted:
             raise Interrupted(results)
+        if run.reporter_error is not None:  # every member has ended; now surface the bug
+            raise run.reporter_error
         return results
+
+
+def _stop(run: _LocalRun, reporter: Reporter) -> None:
+    """After Ctrl-C: cancel every member; a further Ctrl-C, whenever it comes, kills them."""
+    kill = False
+    while True:
+        try:
+            run.cancel_all()  # act first: a slow display must not delay the stop
+            if kill:
+                run.kill_all()
+            run._notify(reporter.interrupted, kill)
+            run.wait()
+            return
+        except KeyboardInterrupt:  # may arrive anywhere above, even before the cancel
+            kill = True
 
 
 class _LocalRun:
@@ -67,45 +79,79 @@ class _LocalRun:
         self.store = store
         self.runner = runner
         self.reporter = reporter
-        self.pending = deque(experiment_ids)
+        self.schedule = Schedule(store, experiment_ids)
         self.total = len(experiment_ids)
         self.results: dict[str, ExperimentResult] = {}
         self.controls: dict[str, RunControl] = {}
         self.cancel_reason: str | None = None
+        self.reporter_error: Exception | None = None
         self.condition = threading.Condition()
 
     def work(self) -> None:
         while True:
             with self.condition:
-                if not self.pending:
+                decision = self._next()
+                if decision is None:
                     return
-                experiment_id = self.pending.popleft()
+                experiment_id = decision.experiment_id
                 control = self.controls[experiment_id] = RunControl()
                 if self.cancel_reason:
                     control.cancel(self.cancel_reason)
+                elif decision.skip_reason:
+                    control.stop(
+                        decision.skip_reason, failure_reason=FailureReason.DEPENDENCY_FAILED
+                    )
             if not control.cancelled:
-                self.reporter.experiment_started(experiment_id, self._name(experiment_id))
+                name = self._name(experiment_id)
+                self._notify(self.reporter.experiment_started, experiment_id, name)
             result = self._run(experiment_id, control)
             with self.condition:
                 self.results[experiment_id] = result
                 del self.controls[experiment_id]
                 self.condition.notify_all()
-            self.reporter.experiment_finished(result)
+            self._notify(self.reporter.experiment_finished, result)
+
+    def _next(self) -> Decision | None:
+        """Under the condition: the next decision, waiting while dependencies are unfinished."""
+        while self.schedule:
+            decision = self.schedule.take(ignore_dependencies=self.cancel_reason is not None)
+            if decision is not None:
+                return decision
+            self.condition.wait(timeout=RECHECK)  # woken when a member ends
+        return None
+
+    def _notify(self, event: Callable[..., None], *args: Any) -> None:
+        """Tell the reporter; a broken display must neither stop nor hang the batch."""
+        try:
+            event(*args)
+        except Exception as error:
+            with self.condition:
+                self.reporter_error = self.reporter_error or error
 
     def _run(self, experiment_id: str, control: RunControl) -> ExperimentResult:
         try:
-            return self.runner.run(experiment_id, control)
+            result = self.runner.run(experiment_id, control)
+            while result.status == Status.QUEUED.value and not control.cancelled:
+                result = self.runner.run(experiment_id, control)  # a retry (--retry N)
+            return result
         except Exception as error:  # a bug of ours must not leave the record "running"
-            self.store.transition(
-                experiment_id,
-                Status.FAILED,
-                failure_reason=FailureReason.ERROR.value,
-                error_message=f"yanex failed to supervise the run: {error!r}",
-            )
-            return ExperimentResult.from_metadata(self.store.read_metadata(experiment_id))
+            message = f"yanex failed to supervise the run: {error!r}"
+            reason = FailureReason.ERROR.value
+            try:
+                self.store.transition(
+                    experiment_id, Status.FAILED, failure_reason=reason, error_message=message
+                )
+                return ExperimentResult.from_metadata(self.store.read_metadata(experiment_id))
+            except ExperimentNotFoundError:  # the record was deleted while it waited
+                return ExperimentResult(
+                    experiment_id, Status.FAILED.value, message, failure_reason=reason
+                )
 
     def _name(self, experiment_id: str) -> str:
-        metadata = self.store.read_metadata(experiment_id)
+        try:
+            metadata = self.store.read_metadata(experiment_id)
+        except ExperimentNotFoundError:
+            return experiment_id
         return str(metadata.get("name") or metadata.get("script_path") or experiment_id)
 
     def wait(self) -> None:

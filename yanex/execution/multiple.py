@@ -7,15 +7,16 @@ batch, and an executor runs them through the Runner.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
-from typing import Any
 
+from yanex.core import dependencies
 from yanex.core.liveness import reap_lost
 from yanex.core.spec import ExperimentResult, ExperimentSpec
-from yanex.core.status import Status
+from yanex.core.status import FailureReason, Status
 from yanex.core.store import Store
-from yanex.errors import ExperimentContextError, UsageError
+from yanex.errors import ExperimentContextError, UsageError, YanexError
 from yanex.execution.batch import Batch, create_batch
 from yanex.execution.events import PlainReporter, Reporter
 from yanex.execution.executor import Executor, queue_executor
@@ -29,23 +30,38 @@ def run_multiple(
     verbose: bool = False,
     *,
     queue: str | None = None,
+    retry: int = 0,
+    redis_url: str | None = None,
+    detach: bool = False,
+    allow_failed_dependencies: bool = False,
     reporter: Reporter | None = None,
     options: RunOptions | None = None,
     store: Store | None = None,
-    **queue_options: Any,
 ) -> list[ExperimentResult]:
     """Run experiments and block until all have ended; one result per spec, in order.
 
     `parallel`: None runs one at a time, 0 as many as there are CPUs, N at most N.
-    `queue` (or `YANEX_QUEUE`) sends the batch to `yanex-worker`s through Redis instead
-    of running it here. One failure never aborts the batch.
+    `queue` (or `YANEX_QUEUE`) sends the batch to `yanex-worker`s through Redis
+    (`redis_url`, or `YANEX_REDIS_URL`) instead of running it here; with `detach` the
+    call returns as soon as the jobs are queued (results then have status "queued").
+    `retry`: run a failed or lost experiment again, up to this many times. A spec's
+    `dependencies` (ids, prefixes or names) run first; if one fails, its dependents end
+    cancelled (`dependency_failed`) unless `allow_failed_dependencies`. One failure
+    never aborts the batch.
 
     Example:
         specs = [yanex.ExperimentSpec(script_path=Path("train.py"), config={"_fold_idx": i})
                  for i in range(5)]
         results = yanex.run_multiple(specs, parallel=5)
     """
-    batch, store = submit(experiments, store=store, queue=queue)
+    resolve_parallel(parallel)  # a bad value must fail before any record is written
+    batch, store = submit(
+        experiments,
+        store=store,
+        queue=queue,
+        retry=retry,
+        allow_failed_dependencies=allow_failed_dependencies,
+    )
     return execute(
         batch,
         store,
@@ -54,7 +70,9 @@ def run_multiple(
         queue=queue,
         reporter=reporter,
         options=options,
-        **queue_options,
+        retry=retry,
+        redis_url=redis_url,
+        detach=detach,
     )
 
 
@@ -64,16 +82,41 @@ def submit(
     store: Store | None = None,
     queue: str | None = None,
     staged: bool = False,
+    retry: int = 0,
+    allow_failed_dependencies: bool = False,
 ) -> tuple[Batch, Store]:
-    """Validate specs and write their records (queued, or staged) as one batch."""
+    """Validate specs and write their records (queued, or staged) as one batch.
+
+    `retry`: how many times a failed (or lost) run is tried again, as new attempts.
+    Dependencies are resolved and checked first: an unknown, ambiguous, failed (unless
+    `allow_failed_dependencies`) or cyclic one raises before any record is written.
+    """
     ensure_not_inside_experiment("run_multiple")
     validate_specs(experiments)
     store = store or Store()
     reap_lost(store)
     queue = resolve_queue(queue)
     status = Status.STAGED if staged else Status.QUEUED
-    execution = {"backend": "rq" if queue and not staged else "local", "queue": queue}
-    return create_batch(experiments, store, status=status, execution=execution), store
+    if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
+        raise UsageError(f"retry must be a non-negative integer, got {retry!r}")
+    execution = {
+        "backend": "rq" if queue and not staged else "local",
+        "queue": None if staged else queue,
+        "max_attempts": retry + 1,
+    }
+    needs = [
+        dependencies.resolve(spec.dependencies, store, allow_failed=allow_failed_dependencies)
+        for spec in experiments
+    ]
+    batch = create_batch(
+        experiments,
+        store,
+        status=status,
+        execution=execution,
+        dependencies=needs,
+        allow_failed_dependencies=allow_failed_dependencies,
+    )
+    return batch, store
 
 
 def execute(
@@ -83,9 +126,11 @@ def execute(
     parallel: int | None = None,
     verbose: bool = False,
     queue: str | None = None,
+    retry: int = 0,
+    redis_url: str | None = None,
+    detach: bool = False,
     reporter: Reporter | None = None,
     options: RunOptions | None = None,
-    **queue_options: Any,
 ) -> list[ExperimentResult]:
     """Run experiments whose records exist (a fresh batch, or staged ids) to their end."""
     ids = batch.experiment_ids if isinstance(batch, Batch) else list(batch)
@@ -93,15 +138,22 @@ def execute(
     workers = resolve_parallel(parallel)
     queue = resolve_queue(queue)
     executor: Executor
-    if queue:
-        executor = queue_executor(store, queue, parallel=workers, **queue_options)
-    else:
-        executor = LocalExecutor(store, workers, options)
-    batch_id = batch.batch_id if isinstance(batch, Batch) else ""
-    names = batch.names if isinstance(batch, Batch) else [_name(store, i) for i in ids]
-    reporter.batch_started(batch_id, ids, names)
+    try:
+        if queue:
+            executor = queue_executor(store, queue, redis_url=redis_url, detach=detach, retry=retry)
+        else:
+            if detach:
+                raise UsageError("--detach needs a queue (--queue NAME or YANEX_QUEUE)")
+            executor = LocalExecutor(store, workers, options)
+        batch_id = batch.batch_id if isinstance(batch, Batch) else ""
+        names = batch.names if isinstance(batch, Batch) else [_name(store, i) for i in ids]
+        reporter.batch_started(batch_id, ids, names)
+    except BaseException:  # a bad option, Ctrl-C, a broken display: nothing may stay queued
+        _cancel_queued(store, ids, "cancelled before it started: the batch could not start")
+        raise
     results = executor.execute(ids, reporter)
-    reporter.batch_finished(results)
+    if not detach:
+        reporter.batch_finished(results)
     return results
 
 
@@ -125,6 +177,28 @@ def staged_ids(store: Store, *, batch_id: str | None = None) -> list[str]:
     return [str(m["id"]) for m in staged]
 
 
+def resolve_staged(store: Store, references: Sequence[str]) -> list[str]:
+    """Ids of the experiments named (id, prefix or name); UsageError unless all are staged."""
+    ids = list(dict.fromkeys(store.resolve(r) for r in references))
+    for experiment_id in ids:
+        status = store.read_metadata(experiment_id).get("status")
+        if status != Status.STAGED.value:
+            raise UsageError(
+                f"experiment {experiment_id} is {status}, not staged; only staged experiments "
+                "run with --staged (stage them with `yanex run script.py --stage`)"
+            )
+    return ids
+
+
+def check_specs(
+    experiments: Sequence[ExperimentSpec], store: Store, *, allow_failed_dependencies: bool = False
+) -> None:
+    """Everything `submit` checks, without writing anything (for `--dry-run`)."""
+    validate_specs(experiments)
+    for spec in experiments:
+        dependencies.resolve(spec.dependencies, store, allow_failed=allow_failed_dependencies)
+
+
 def validate_specs(experiments: Sequence[ExperimentSpec]) -> None:
     """Raise ValueError naming the first invalid spec's index."""
     if not experiments:
@@ -134,9 +208,7 @@ def validate_specs(experiments: Sequence[ExperimentSpec]) -> None:
             raise ValueError(f"Invalid ExperimentSpec at index {index}: got {type(spec).__name__}")
         try:
             spec.validate()
-        except NotImplementedError:
-            raise
-        except ValueError as error:
+        except (ValueError, NotImplementedError) as error:  # the original raises ValueError
             raise UsageError(f"Invalid ExperimentSpec at index {index}: {error}") from error
 
 
@@ -163,6 +235,18 @@ def resolve_parallel(parallel: int | None) -> int:
 def resolve_queue(queue: str | None) -> str | None:
     """The queue to use: the argument, else `YANEX_QUEUE`, else None (run locally)."""
     return queue or os.environ.get("YANEX_QUEUE") or None
+
+
+def _cancel_queued(store: Store, experiment_ids: Sequence[str], reason: str) -> None:
+    for experiment_id in experiment_ids:
+        with contextlib.suppress(YanexError):
+            if store.read_metadata(experiment_id).get("status") == Status.QUEUED.value:
+                store.transition(
+                    experiment_id,
+                    Status.CANCELLED,
+                    failure_reason=FailureReason.CANCELLED.value,
+                    error_message=reason,
+                )
 
 
 def _name(store: Store, experiment_id: str) -> str:

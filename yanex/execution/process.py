@@ -39,13 +39,23 @@ class Outcome:
         return cls(Status.FAILED, FailureReason.ERROR, detail=detail)
 
     def message(self) -> str | None:
-        """The one-paragraph error message stored with a failed or cancelled run."""
+        """The error message stored with a failed or cancelled run.
+
+        Its first line says what happened (for one-line displays); for a script that
+        exited with an error, the last lines of its stderr follow, so the message shows
+        where it failed (a traceback's last frames), not only what.
+        """
         if self.status is Status.COMPLETED:
             return None
+        if self.reason is not FailureReason.EXIT_CODE:
+            return self.detail
         last = self.stderr_tail[-1].strip() if self.stderr_tail else ""
-        if self.reason is FailureReason.EXIT_CODE:
-            return f"script exited with code {self.exit_code}" + (f": {last}" if last else "")
-        return self.detail
+        head = f"script exited with code {self.exit_code}" + (f": {last}" if last else "")
+        context = self.stderr_tail[-STDERR_LINES:]
+        return "\n".join([head, *context]) if len(context) > 1 else head
+
+
+STDERR_LINES = 6
 
 
 def preexec() -> Callable[[], None] | None:
@@ -87,13 +97,8 @@ def supervise(
     while process.returncode is None:
         now = time.monotonic()
         if control.cancelled and why is None:
-            why = Outcome(Status.CANCELLED, FailureReason.CANCELLED, detail=control.cancel_reason)
-            ladder.start(
-                [
-                    (signal.SIGINT, options.interrupt_grace),
-                    (signal.SIGTERM, options.terminate_grace),
-                ]
-            )
+            why = Outcome(control.stop_status, control.stop_reason, detail=control.cancel_reason)
+            ladder.start(_stop_ladder(control, options))
         if control.kill_now:
             ladder.kill()
         if timeout is not None and why is None and now - started >= timeout:
@@ -113,6 +118,14 @@ def supervise(
         ladder.escalate()
     waiter.join()
     return why or _exit_outcome(process.returncode)
+
+
+def _stop_ladder(control: RunControl, options: RunOptions) -> list[tuple[int, float]]:
+    """Cancel starts like Ctrl-C (SIGINT); preemption like the scheduler does (SIGTERM)."""
+    terminate = (signal.SIGTERM, options.terminate_grace)
+    if control.stop_reason is FailureReason.PREEMPTED:
+        return [terminate]
+    return [(signal.SIGINT, options.interrupt_grace), terminate]
 
 
 def _wait(process: subprocess.Popen[bytes], control: RunControl) -> None:

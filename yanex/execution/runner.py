@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from yanex.core import liveness, timestamps
 from yanex.core.spec import ExperimentResult
 from yanex.core.status import FailureReason, Status
 from yanex.core.store import STDERR_FILE, Metadata, Store
-from yanex.execution.output import Echo, OutputFiles, OutputMode, tail
+from yanex.errors import StatusTransitionError
+from yanex.execution.output import Echo, OutputFiles, OutputMode, prefixed, tail
 from yanex.execution.process import Outcome, preexec, supervise
 
 INTERRUPT_GRACE = 3.0
@@ -43,14 +45,23 @@ class RunOptions:
     terminate_grace: float = TERMINATE_GRACE
     extra_env: dict[str, str] = field(default_factory=dict)
     execution: dict[str, Any] = field(default_factory=lambda: {"backend": "local"})
+    on_heartbeat: Callable[[str], None] | None = None
+    """Called with the experiment id at every heartbeat (the queue worker renews its lease)."""
 
 
 class RunControl:
-    """Lets another thread cancel or kill a run that a Runner is supervising."""
+    """Lets another thread stop or kill a run that a Runner is supervising.
+
+    A stop sends the termination ladder (SIGINT, SIGTERM, SIGKILL with grace periods)
+    and records the run as `status` with `failure_reason`: cancelled by default, or
+    failed/preempted when a worker is being shut down under it.
+    """
 
     def __init__(self) -> None:
         self.wake = threading.Event()
         self.cancel_reason: str | None = None
+        self.stop_status = Status.CANCELLED
+        self.stop_reason = FailureReason.CANCELLED
         self.kill_now = False
 
     @property
@@ -58,9 +69,21 @@ class RunControl:
         return self.cancel_reason is not None
 
     def cancel(self, reason: str = "cancelled by the user") -> None:
-        """Stop the run gently (SIGINT, SIGTERM, SIGKILL) and record it cancelled."""
+        """Stop the run gently and record it cancelled."""
+        self.stop(reason)
+
+    def stop(
+        self,
+        reason: str,
+        *,
+        status: Status = Status.CANCELLED,
+        failure_reason: FailureReason = FailureReason.CANCELLED,
+    ) -> None:
+        """Stop the run gently (the first stop's reason and status win)."""
         if self.cancel_reason is None:
             self.cancel_reason = reason
+            self.stop_status = status
+            self.stop_reason = failure_reason
         self.wake.set()
 
     def kill(self) -> None:
@@ -81,22 +104,33 @@ class Runner:
         control = control or RunControl()
         metadata = self.store.read_metadata(experiment_id)
         if control.cancelled:
-            self._end_unstarted(experiment_id, Status.CANCELLED, control.cancel_reason)
+            self._end_unstarted(
+                experiment_id, control.stop_status, control.cancel_reason, control.stop_reason
+            )
             return self._result(experiment_id)
         problem = _preflight(metadata)
         if problem:
             self._end_unstarted(experiment_id, Status.FAILED, problem, FailureReason.ERROR)
             return self._result(experiment_id)
         execution = self._execution_record(metadata)
-        if self.store.transition(experiment_id, Status.RUNNING, execution=execution):
+        if self._claim(experiment_id, execution):
             self._supervise(experiment_id, metadata, execution, control)
         return self._result(experiment_id)
+
+    def _claim(self, experiment_id: str, execution: Metadata) -> bool:
+        """Mark it running; False if another runner got there first (two `yanex run --staged`)."""
+        try:
+            return self.store.transition(experiment_id, Status.RUNNING, execution=execution)
+        except StatusTransitionError:  # already running: someone else's to finish
+            return False
 
     def _supervise(
         self, experiment_id: str, metadata: Metadata, execution: Metadata, control: RunControl
     ) -> None:
         artifacts = self.store.artifacts_dir(experiment_id)
         echo = self.options.echo
+        if echo is not None and self.options.output is OutputMode.PREFIX:
+            echo = prefixed(echo, f"[{_label(experiment_id, metadata)}] ")
         with OutputFiles(artifacts, self.options.output, echo) as output:
             try:
                 process = subprocess.Popen(
@@ -132,6 +166,7 @@ class Runner:
             "pid": os.getpid(),
             "pid_start": liveness.process_start_time(os.getpid()),
             "attempt": attempt,
+            "max_attempts": (metadata.get("execution") or {}).get("max_attempts", 1),
             "heartbeat": timestamps.now(),
             "heartbeat_interval": self.options.heartbeat_interval,
         }
@@ -167,17 +202,22 @@ class Runner:
                 metadata.setdefault("execution", {})["heartbeat"] = timestamps.now()
 
         self.store.update_metadata(experiment_id, beat)
+        if alive and self.options.on_heartbeat is not None:
+            self.options.on_heartbeat(experiment_id)
         return alive
 
     def _finish(self, experiment_id: str, execution: Metadata, outcome: Outcome) -> None:
-        self.store.transition(
-            experiment_id,
-            outcome.status,
-            attempt=execution["attempt"],
-            exit_code=outcome.exit_code,
-            failure_reason=outcome.reason.value if outcome.reason else None,
-            error_message=outcome.message(),
-        )
+        fields = {
+            "exit_code": outcome.exit_code,
+            "failure_reason": outcome.reason.value if outcome.reason else None,
+            "error_message": outcome.message(),
+        }
+        attempt = execution["attempt"]
+        if outcome.status is Status.FAILED and attempt < execution.get("max_attempts", 1):
+            # Attempts remain (--retry): back to queued, the old attempt's logs kept.
+            if self.store.retry(experiment_id, attempt=attempt, outcome=fields):
+                return
+        self.store.transition(experiment_id, outcome.status, attempt=attempt, **fields)
 
     def _end_unstarted(
         self,
@@ -186,6 +226,8 @@ class Runner:
         message: str | None,
         reason: FailureReason = FailureReason.CANCELLED,
     ) -> None:
+        if self.store.read_metadata(experiment_id).get("status") == Status.RUNNING.value:
+            return  # another runner started it meanwhile: not ours to end
         self.store.transition(
             experiment_id, status, failure_reason=reason.value, error_message=message
         )
@@ -203,6 +245,15 @@ def command_for(metadata: Metadata) -> list[str]:
     if metadata.get("module"):
         return [python, "-m", str(metadata["module"]), *args]
     return [python, str(metadata["script_path"]), *args]
+
+
+def _label(experiment_id: str, metadata: Metadata) -> str:
+    """What prefixes an experiment's live output lines: its name, else script, module or id."""
+    script = metadata.get("script_path")
+    return str(
+        metadata.get("name") or (Path(script).name if script else metadata.get("module"))
+        or experiment_id
+    )
 
 
 def _preflight(metadata: Metadata) -> str | None:
