@@ -1,7 +1,8 @@
 """Time whole `yanex list` / `yanex compare` invocations over 2,000 and 10,000 experiments.
 
 Each figure is the median wall time of `--runs` CLI processes (after one warm-up run,
-so the files are in the page cache), printed next to its target. Stores are made by
+so the files are in the page cache), printed next to its target, with the median CPU
+time of the same runs (on a busy machine the wall time includes others' load). Stores are made by
 `make_store.py` in `--work-dir` and reused by later runs. When the original yanex is
 installed (`--original`, default /work/.yanex-orig/bin/yanex), its `yanex list` is timed
 on a store of the same experiments in its own format.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,15 +68,18 @@ def ensure_store(root: Path, count: int, layout: str) -> Path:
 
 def median_seconds(
     command: list[str], env: dict[str, str], runs: int, cwd: Path, fresh_index: Path | None = None
-) -> float:
-    """Median wall time of `runs` runs of `command`, after one warm-up run.
+) -> tuple[float, float]:
+    """Median wall time and median CPU time (user + system) of `runs` runs of `command`.
 
-    With `fresh_index`, that listing index is removed before every run (a cold listing).
+    One warm-up run comes first. CPU time is printed too because on a shared machine
+    the wall time also measures everyone else's load. With `fresh_index`, that listing
+    index is removed before every run (a cold listing).
     """
-    times = []
+    walls, cpus = [], []
     for attempt in range(runs + 1):
         if fresh_index is not None:
             fresh_index.unlink(missing_ok=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
             command,
@@ -84,9 +89,12 @@ def median_seconds(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if attempt:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+            walls.append(wall)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def bench_size(count: int, work: Path, runs: int, original: Path | None) -> list[str]:
@@ -96,22 +104,24 @@ def bench_size(count: int, work: Path, runs: int, original: Path | None) -> list
     lines = []
     for label, arguments, small, large in CASES:
         target = small if count <= 2000 else large
-        seconds = median_seconds([*yanex_command(), *arguments], env, runs, work)
-        verdict = "ok" if seconds <= target else "MISSED"
-        lines.append(
-            f"{count:>6}  {label:<34} {seconds:6.2f} s   target <= {target:.1f} s  {verdict}"
-        )
+        wall, cpu = median_seconds([*yanex_command(), *arguments], env, runs, work)
+        verdict = "ok" if wall <= target else "MISSED"
+        lines.append(_line(count, label, wall, cpu, f"target <= {target:.1f} s  {verdict}"))
     cold_label, cold_arguments = COLD
     index = store / ".yanex-index.json"
-    seconds = median_seconds([*yanex_command(), *cold_arguments], env, runs, work, index)
-    lines.append(f"{count:>6}  {cold_label:<34} {seconds:6.2f} s   (once per store)")
+    wall, cpu = median_seconds([*yanex_command(), *cold_arguments], env, runs, work, index)
+    lines.append(_line(count, cold_label, wall, cpu, "(once per store)"))
     if original is not None:
         old_store = ensure_store(work / f"original-{count}", count, "original")
         old_env = {**os.environ, "YANEX_EXPERIMENTS_DIR": str(old_store)}
         for label, arguments in ORIGINAL_CASES:
-            seconds = median_seconds([str(original), *arguments], old_env, runs, work)
-            lines.append(f"{count:>6}  {label:<34} {seconds:6.2f} s   (yanex 0.6.1)")
+            wall, cpu = median_seconds([str(original), *arguments], old_env, runs, work)
+            lines.append(_line(count, label, wall, cpu, "(yanex 0.6.1)"))
     return lines
+
+
+def _line(count: int, label: str, wall: float, cpu: float, note: str) -> str:
+    return f"{count:>6}  {label:<34} {wall:6.2f} s  (cpu {cpu:5.2f} s)   {note}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     original = None if args.no_original or not args.original.exists() else args.original
     print(f"yanex: {' '.join(yanex_command())}; median of {args.runs} runs; stores in {work}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     for count in args.sizes:
         for line in bench_size(count, work, args.runs, original):
             print(line, flush=True)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from yanex.core.metrics import summarize
 from yanex.core.store import Store
 
 STATUSES = ["completed"] * 85 + ["failed"] * 10 + ["cancelled"] * 3 + ["staged"] * 2
@@ -134,6 +135,10 @@ def make_store(root: Path, count: int, steps: int, seed: int) -> None:
         rows = metric_rows(index, steps, metadata["started_at"], rng)
         text = "".join(json.dumps(row) + "\n" for row in rows)
         store.metrics_path(experiment_id).write_text(text, encoding="utf-8")
+        if metadata["status"] in ("completed", "failed", "cancelled"):
+            # What the Runner records when a run ends (see yanex.core.metrics.summarize).
+            summary = summarize(store.metrics_path(experiment_id))
+            store.update_metadata(experiment_id, {"metrics_summary": summary})
 
 
 def make_original_store(root: Path, count: int, steps: int, seed: int) -> None:

@@ -452,8 +452,9 @@ def yanex(*args: str, **options: Any) -> list[str]:
 @pytest.mark.parametrize("output_format", ["json", "table"])
 def test_piping_into_head_is_quiet(store: Store, output_format: str) -> None:
     """`yanex list | head -1`: no traceback, exit status 0."""
-    for index in range(700):  # more than a pipe buffer (64 KB) of output in either format
-        store.create({"name": f"experiment-number-{index}", "tags": ["a", "b"]}, {"lr": index})
+    long_name = "x" * 250  # 300 rows of it: more than a pipe buffer (64 KB) in either format
+    for index in range(300):
+        store.create({"name": f"{long_name}-{index}", "tags": ["a", "b"]}, {"lr": index})
     with subprocess.Popen(
         yanex("list", "--all", "-F", output_format),
         stdout=subprocess.PIPE,

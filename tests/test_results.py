@@ -573,7 +573,12 @@ def test_cli_command_of_a_sweep_member(store: Store) -> None:
     command = reproduce_command(yr.get_experiment(experiment_id))
     assert command == (
         "yanex run train.py --config base.yaml --param epochs=5 --param lr=0.01 --param bs=2 "
-        "--tag sweep --tag 'a b' --depends-on abcd1234 --parallel 2 --stage -- --fast 'x y'"
+        "--tag sweep --tag 'a b' --depends-on abcd1234 --parallel 2 -- --fast 'x y'"
+    )
+    module_args = {"script": None, "module": "pkg.train", "param": ["lr=0.1"], "stage": False}
+    module_run = make_experiment(store, cli_args=module_args, script=None, module="pkg.train")
+    assert reproduce_command(yr.get_experiment(module_run)) == (
+        "yanex run --module pkg.train --param lr=0.1"
     )
 
 

@@ -281,12 +281,16 @@ def test_ctrl_c_in_an_orchestrator_cancels_the_batch_and_hands_back_results(
     script = tmp_path / "orchestrate.py"
     script.write_text(ORCHESTRATOR)
     process = subprocess.Popen(
-        [sys.executable, str(script), str(worker)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(worker)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     store = Store()
     wait_until(lambda: sum(m["status"] == "running" for m in store.iter_metadata()) == 2)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
+    output, errors = process.communicate(timeout=30)
+    assert output, errors
     results = [ExperimentResult.from_dict(r) for r in json.loads(output)]
     assert [r.status for r in results] == ["cancelled"] * 4
     assert all(r.failure_reason == "cancelled" for r in results)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from yanex.api import context as contexts
 from yanex.api.context import ExperimentContext
 from yanex.core import liveness, timestamps
+from yanex.core.metrics import summarize
 from yanex.core.status import FailureReason, Status
 from yanex.core.store import Store
 from yanex.errors import ExperimentContextError
@@ -157,6 +158,7 @@ def _end(store: Store, experiment_id: str, status: Status, message: str | None) 
         status,
         error_message=message,
         failure_reason=reason.value if reason else None,
+        metrics_summary=summarize(store.metrics_path(experiment_id)),
     )
 
 

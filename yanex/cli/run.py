@@ -265,7 +265,7 @@ def exit_code(results: list[ExperimentResult], single: bool) -> int:
     if result.succeeded:
         return 0
     if result.status == "cancelled":
-        return 128 + signal.SIGINT
+        return 128 + signal.SIGINT if result.failure_reason == "cancelled" else 1
     code = result.exit_code
     if result.failure_reason == "exit_code" and code:
         return code

@@ -52,6 +52,7 @@ def show_command(config: CliConfig, reference: str, output_format: str) -> None:
     _metrics(out, details["metrics"])
     _artifacts(out, details["artifacts"])
     _dependencies(out, details["dependencies"])
+    _dependents(out, details["dependents"])
     _git(out, details["git"])
     _environment(out, details["environment"])
     _execution(out, details["execution"], details["attempts"])
@@ -158,6 +159,14 @@ def _dependencies(out: Any, dependencies: list[dict[str, Any]]) -> None:
         [d["slot"], d["id"], cell(d["name"]), status_text(str(d["status"]))] for d in dependencies
     ]
     print_table(["slot", "id", "name", "status"], rows)
+
+
+def _dependents(out: Any, dependents: list[dict[str, Any]]) -> None:
+    if not dependents:
+        return
+    _section(out, "Used by")
+    rows = [[d["id"], cell(d["name"]), status_text(str(d["status"]))] for d in dependents]
+    print_table(["id", "name", "status"], rows)
 
 
 def _git(out: Any, git: Mapping[str, Any]) -> None:

@@ -57,7 +57,8 @@ Examples:
     default=5.0,
     show_default=True,
     metavar="SECONDS",
-    help="How often a running experiment's lease is renewed.",
+    help="How often a running experiment's lease is renewed; it lapses after 3 missed "
+    "heartbeats (at least 3 s), and the run is then recorded worker_lost.",
 )
 @click.option(
     "--grace",

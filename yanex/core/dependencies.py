@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from yanex.core.status import Status
@@ -23,6 +24,20 @@ from yanex.core.store import Metadata, Store
 from yanex.errors import DependencyError, ExperimentNotFoundError, StoreError, UsageError
 
 Dependencies = list[str] | dict[str, str]
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A dependency on the experiment made from an earlier spec of the same submission.
+
+    `ExperimentSpec.dependencies` may list other specs (objects) of the same
+    `run_multiple` call; they become `Earlier(index)` when checked, and the id of that
+    spec's experiment once its record exists.
+    """
+
+    index: int
+
+
 _SLOT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _LIST = re.compile(r"^\s*list\s*\((.*)\)\s*$", re.DOTALL)
 
@@ -73,31 +88,59 @@ def choices(
             yield list(combination), swept
 
 
-def as_ids(dependencies: Any) -> list[str]:
-    """The experiment ids of a `dependencies` value (list or slot dict), in order."""
+def as_ids(dependencies: Any) -> list[Any]:
+    """The entries of a `dependencies` value (list or slot dict), in order: ids once stored."""
     if isinstance(dependencies, Mapping):
-        return [str(v) for v in dependencies.values()]
+        return list(dependencies.values())
     if isinstance(dependencies, (list, tuple)):
-        return [str(v) for v in dependencies]
+        return list(dependencies)
     return []
 
 
 def resolve(
-    dependencies: Dependencies, store: Store, *, allow_failed: bool = False
-) -> Dependencies:
-    """Resolve references to ids and check each dependency can be depended on."""
+    dependencies: Any,
+    store: Store,
+    *,
+    allow_failed: bool = False,
+    earlier: Sequence[object] = (),
+) -> Any:
+    """Resolve references to ids and check each dependency can be depended on.
+
+    `earlier`: the specs submitted before this one in the same call; a dependency that
+    is one of them (the object itself) becomes `Earlier(index)`.
+    """
+
+    def one(reference: object) -> str | Earlier:
+        for index, candidate in enumerate(earlier):
+            if candidate is reference:
+                return Earlier(index)
+        if not isinstance(reference, str):
+            raise DependencyError(
+                f"dependency {reference!r} is neither an experiment id/name nor an earlier spec "
+                "of the same run_multiple call (list dependencies before their dependents)"
+            )
+        return _resolve_one(reference, store, allow_failed)
+
     if isinstance(dependencies, Mapping):
-        resolved: Dependencies = {
-            slot: _resolve_one(ref, store, allow_failed) for slot, ref in dependencies.items()
-        }
+        resolved: Any = {slot: one(ref) for slot, ref in dependencies.items()}
+        ids = list(resolved.values())
     else:
-        resolved = [_resolve_one(ref, store, allow_failed) for ref in dependencies]
-    ids = as_ids(resolved)
+        resolved = [one(ref) for ref in dependencies or []]
+        ids = list(resolved)
     if len(set(ids)) != len(ids):
-        raise DependencyError(
-            f"the same experiment is listed twice as a dependency: {', '.join(ids)}"
-        )
+        raise DependencyError(f"the same experiment is listed twice as a dependency: {ids}")
     return resolved
+
+
+def bind(dependencies: Any, created: Sequence[str]) -> Dependencies:
+    """Replace `Earlier(index)` placeholders by the ids of the experiments created so far."""
+
+    def one(value: object) -> str:
+        return created[value.index] if isinstance(value, Earlier) else str(value)
+
+    if isinstance(dependencies, Mapping):
+        return {str(slot): one(value) for slot, value in dependencies.items()}
+    return [one(value) for value in dependencies or []]
 
 
 def _resolve_one(reference: str, store: Store, allow_failed: bool) -> str:

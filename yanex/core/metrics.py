@@ -27,6 +27,8 @@ STEP = "step"
 TIMESTAMP = "timestamp"
 LAST_UPDATED = "last_updated"
 _RESERVED = (STEP, TIMESTAMP, LAST_UPDATED)
+ROW_KEYS = frozenset(_RESERVED)  # in every merged row; not metrics
+AGGREGATES = ("last", "first", "min", "max", "mean")
 
 
 class MetricsLog:
@@ -109,8 +111,53 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
-    lines = data.split(b"\n")[:-1]  # the last element is "" or an incomplete line
-    return merge_rows(_rows(lines))
+    complete = data[: data.rfind(b"\n") + 1]  # a last line without newline is mid-write
+    try:
+        rows = json.loads(b"[" + complete.rstrip(b"\n").replace(b"\n", b",") + b"]")
+    except ValueError:  # a line damaged by a killed writer: parse line by line
+        rows = list(_rows(complete.split(b"\n")))
+    return merge_rows(r for r in rows if isinstance(r, dict))
+
+
+def aggregate(values: list[Any], agg: str) -> Any:
+    """Reduce logged values: last/first take any value, min/max/mean only numbers (no NaN)."""
+    if agg == "last":
+        return values[-1] if values else None
+    if agg == "first":
+        return values[0] if values else None
+    numbers = [
+        v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+    ]  # v == v leaves NaN out
+    if not numbers:
+        return None
+    if agg == "min":
+        return min(numbers)
+    if agg == "max":
+        return max(numbers)
+    return sum(numbers) / len(numbers)
+
+
+def summarize(path: Path) -> dict[str, Any]:
+    """Every aggregate of every metric in `path`, with the file size it was computed at.
+
+    Stored in a finished experiment's metadata so that comparing thousands of runs
+    does not read thousands of metrics files; a reader uses it only while the file
+    still has that size.
+    """
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    history: dict[str, list[Any]] = {}
+    for row in read_metrics(path):
+        for name, value in row.items():
+            if name not in ROW_KEYS:
+                history.setdefault(name, []).append(value)
+    metrics = {
+        name: {"count": len(values), **{agg: aggregate(values, agg) for agg in AGGREGATES}}
+        for name, values in history.items()
+    }
+    return {"bytes": size, "metrics": jsonable(metrics, "metrics_summary")}
 
 
 def merge_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -129,7 +176,18 @@ def merge_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         current[TIMESTAMP] = timestamp
         if row.get(TIMESTAMP) is not None:
             current[LAST_UPDATED] = row[TIMESTAMP]
-    return [restore_floats(merged[step]) for step in sorted(merged)]
+    ordered = [merged[step] for step in sorted(merged)]
+    return [restore_floats(row) for row in ordered] if _has_special(ordered) else ordered
+
+
+def _has_special(rows: list[dict[str, Any]]) -> bool:
+    """Whether any value may be an encoded NaN/infinity (skips the walk when none is)."""
+    return any(
+        isinstance(v, (str, dict, list))
+        for row in rows
+        for v in row.values()
+        if v is not row.get(TIMESTAMP) and v is not row.get(LAST_UPDATED)
+    )
 
 
 def _rows(lines: Iterable[bytes]) -> Iterable[dict[str, Any]]:

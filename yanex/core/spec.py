@@ -37,7 +37,9 @@ class ExperimentSpec:
     description: str | None = None
     function: Callable[..., Any] | None = None
     module: str | None = None
-    dependencies: list[str] | dict[str, str] = field(default_factory=list)
+    dependencies: list[Any] | dict[str, Any] = field(default_factory=list)
+    """Experiment ids, prefixes or names (a `{slot: ...}` dict names the slots), or earlier
+    specs of the same `run_multiple` call."""
     python: str | None = None
     cwd: Path | str | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -104,6 +106,11 @@ class ExperimentSpec:
         if self.function is not None:
             raise ValueError("a spec with function= cannot be serialized")
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "function"}
+        needs = self.dependencies
+        if any(
+            not isinstance(d, str) for d in (needs.values() if isinstance(needs, dict) else needs)
+        ):
+            raise ValueError("a spec whose dependencies are other specs cannot be serialized")
         for key in ("script_path", "cwd"):
             if data[key] is not None:
                 data[key] = str(data[key])

@@ -18,6 +18,7 @@ changes go through `transition`, which enforces the status machine.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -250,14 +251,16 @@ class Store:
             metadata.update(fields)
             applied = True
 
-        if target is Status.RUNNING:
+        marked = False
+        if target is Status.RUNNING and not (self.root / RUNNING_DIR / experiment_id).exists():
             # Marker first: a supervisor killed right after the status change must still
             # be found by the liveness scan, which reads only the markers.
             self._update_running_marker(experiment_id, target)
+            marked = True
         try:
             self.update_metadata(experiment_id, change)
         finally:
-            if target is Status.RUNNING and not applied:
+            if marked and not applied:
                 self.forget_running(experiment_id)
         if applied and target is not Status.RUNNING:
             self._update_running_marker(experiment_id, target)
@@ -336,10 +339,15 @@ class Store:
         """The resolved parameters (config.json, or params.yaml from the original yanex)."""
         directory = self.path(experiment_id)
         try:
-            data = read_json(directory / CONFIG_FILE)
+            text = (directory / CONFIG_FILE).read_text(encoding="utf-8")
         except FileNotFoundError:
             data = _read_legacy_params(directory / LEGACY_PARAMS_FILE)
-        return restore_floats(data) if isinstance(data, dict) else {}
+            return data if isinstance(data, dict) else {}
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            return {}
+        # Only a config holding an encoded NaN/infinity needs the walk that restores them.
+        return restore_floats(data) if ("NaN" in text or "Infinity" in text) else data
 
     def metrics_path(self, experiment_id: str) -> Path:
         return self.path(experiment_id) / METRICS_FILE

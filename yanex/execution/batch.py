@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from yanex.core import timestamps
-from yanex.core.dependencies import Dependencies
+from yanex.core.dependencies import bind
 from yanex.core.environment import capture_environment
 from yanex.core.git import GitState, capture_git_state, write_patch
 from yanex.core.spec import ExperimentSpec
@@ -39,12 +39,13 @@ def create_batch(
     *,
     status: Status,
     execution: dict[str, Any] | None = None,
-    dependencies: Sequence[Dependencies] | None = None,
+    dependencies: Sequence[Any] | None = None,
     allow_failed_dependencies: bool = False,
 ) -> Batch:
     """Write one record per spec (status `queued` or `staged`) and the batch manifest.
 
-    `dependencies`: each spec's dependencies already resolved to ids (see `submit`).
+    `dependencies`: each spec's dependencies already resolved to ids, or to earlier
+    members of this batch (`Earlier`), bound to their ids as records are created.
     """
     store.ensure()
     batch_id = store.create_batch(
@@ -60,7 +61,7 @@ def create_batch(
             metadata["environment"] = environment
             metadata["execution"] = {**(execution or {}), "attempt": 1}
             if dependencies is not None:
-                metadata["dependencies"] = dependencies[index]
+                metadata["dependencies"] = bind(dependencies[index], created)
             if allow_failed_dependencies:
                 metadata["allow_failed_dependencies"] = True
             experiment_id = store.create(metadata, dict(spec.config))

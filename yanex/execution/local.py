@@ -20,6 +20,8 @@ from yanex.execution.executor import Executor, Interrupted
 from yanex.execution.runner import RunControl, Runner, RunOptions
 from yanex.execution.schedule import RECHECK, Decision, Schedule
 
+SIGNAL_CHECK = 0.2  # seconds: how late a Ctrl-C may be noticed at worst
+
 
 class LocalExecutor(Executor):
     """Runs experiments on this machine, `parallel` at a time."""
@@ -37,16 +39,17 @@ class LocalExecutor(Executor):
             threading.Thread(target=run.work, name=f"yanex-local-{i}", daemon=True)
             for i in range(min(self.parallel, len(experiment_ids)))
         ]
-        for thread in threads:
-            thread.start()
         interrupted = False
         try:
+            for thread in threads:  # Ctrl-C may land while a worker starts (start() waits)
+                thread.start()
             run.wait()
         except KeyboardInterrupt:
             interrupted = True
             _stop(run, reporter)
         for thread in threads:
-            thread.join()
+            if thread.is_alive():
+                thread.join()
         results = [run.results[i] for i in experiment_ids]
         if interrupted:
             raise Interrupted(results)
@@ -157,7 +160,9 @@ class _LocalRun:
     def wait(self) -> None:
         with self.condition:
             while len(self.results) < self.total:
-                self.condition.wait()
+                # Wake up now and then: when the kernel delivers SIGINT to a worker thread,
+                # only the main thread can raise KeyboardInterrupt, and only once it runs.
+                self.condition.wait(timeout=SIGNAL_CHECK)
 
     def cancel_all(self, reason: str = "cancelled by Ctrl-C") -> None:
         with self.condition:

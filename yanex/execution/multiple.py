@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from yanex.core import dependencies
 from yanex.core.liveness import reap_lost
 from yanex.core.spec import ExperimentResult, ExperimentSpec
 from yanex.core.status import FailureReason, Status
 from yanex.core.store import Store
-from yanex.errors import ExperimentContextError, UsageError, YanexError
+from yanex.errors import DependencyError, ExperimentContextError, UsageError, YanexError
 from yanex.execution.batch import Batch, create_batch
 from yanex.execution.events import PlainReporter, Reporter
 from yanex.execution.executor import Executor, queue_executor
@@ -105,9 +106,16 @@ def submit(
         "max_attempts": retry + 1,
     }
     needs = [
-        dependencies.resolve(spec.dependencies, store, allow_failed=allow_failed_dependencies)
-        for spec in experiments
+        dependencies.resolve(
+            spec.dependencies,
+            store,
+            allow_failed=allow_failed_dependencies,
+            earlier=experiments[:index],
+        )
+        for index, spec in enumerate(experiments)
     ]
+    if not staged:
+        _refuse_unscheduled(store, needs)
     batch = create_batch(
         experiments,
         store,
@@ -190,13 +198,32 @@ def resolve_staged(store: Store, references: Sequence[str]) -> list[str]:
     return ids
 
 
+def _refuse_unscheduled(store: Store, needs: Sequence[Any]) -> None:
+    """A run (not a staging) cannot wait for a staged dependency that nothing will run."""
+    for resolved in needs:
+        for dependency in dependencies.as_ids(resolved):
+            if isinstance(dependency, str) and store.exists(dependency):
+                status = store.read_metadata(dependency).get("status")
+                if status in (Status.STAGED.value, Status.CREATED.value):
+                    raise DependencyError(
+                        f"dependency {dependency} is {status}, so nothing would run it: run it "
+                        f"first (yanex run --staged {dependency}), or --stage this experiment "
+                        "too and run both with `yanex run --staged`"
+                    )
+
+
 def check_specs(
     experiments: Sequence[ExperimentSpec], store: Store, *, allow_failed_dependencies: bool = False
 ) -> None:
     """Everything `submit` checks, without writing anything (for `--dry-run`)."""
     validate_specs(experiments)
-    for spec in experiments:
-        dependencies.resolve(spec.dependencies, store, allow_failed=allow_failed_dependencies)
+    for index, spec in enumerate(experiments):
+        dependencies.resolve(
+            spec.dependencies,
+            store,
+            allow_failed=allow_failed_dependencies,
+            earlier=experiments[:index],
+        )
 
 
 def validate_specs(experiments: Sequence[ExperimentSpec]) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from yanex.core import liveness, timestamps
+from yanex.core.metrics import summarize
 from yanex.core.spec import ExperimentResult
 from yanex.core.status import FailureReason, Status
 from yanex.core.store import STDERR_FILE, Metadata, Store
@@ -211,6 +212,7 @@ class Runner:
             "exit_code": outcome.exit_code,
             "failure_reason": outcome.reason.value if outcome.reason else None,
             "error_message": outcome.message(),
+            "metrics_summary": summarize(self.store.metrics_path(experiment_id)),
         }
         attempt = execution["attempt"]
         if outcome.status is Status.FAILED and attempt < execution.get("max_attempts", 1):
@@ -251,7 +253,8 @@ def _label(experiment_id: str, metadata: Metadata) -> str:
     """What prefixes an experiment's live output lines: its name, else script, module or id."""
     script = metadata.get("script_path")
     return str(
-        metadata.get("name") or (Path(script).name if script else metadata.get("module"))
+        metadata.get("name")
+        or (Path(script).name if script else metadata.get("module"))
         or experiment_id
     )
 

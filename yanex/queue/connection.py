@@ -26,16 +26,24 @@ def redis_url(url: str | None = None) -> str:
     return url or os.environ.get("YANEX_REDIS_URL") or DEFAULT_REDIS_URL
 
 
-def connect(url: str | None = None, *, check: bool = True) -> Redis:
-    """A Redis client that reconnects with backoff; with `check`, fail now if unreachable."""
+def connect(url: str | None = None, *, check: bool = True, patient: bool = True) -> Redis:
+    """A Redis client that reconnects with backoff; with `check`, fail now if unreachable.
+
+    `patient=False` gives a client that fails within seconds instead of retrying for
+    minutes: for work that must not stall while Redis is away (a worker's heartbeat).
+    """
     from redis import Redis
-    from redis.backoff import ExponentialBackoff
+    from redis.backoff import ExponentialBackoff, NoBackoff
     from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
     from redis.retry import Retry
 
     url = redis_url(url)
     if check:
         ensure_reachable(url)
+    if not patient:
+        return Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=5, retry=Retry(NoBackoff(), 0)
+        )
     return Redis.from_url(
         url,
         socket_connect_timeout=5,

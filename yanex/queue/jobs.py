@@ -74,9 +74,10 @@ def enqueue(queue: Queue, payloads: Iterable[tuple[JobPayload, dict[str, Any]]])
 
 
 def _flush(queue: Queue, chunk: list[Any]) -> list[Job]:
-    with queue.connection.pipeline() as pipe:
-        jobs = queue.enqueue_many(chunk, pipeline=pipe)
-        pipe.execute()
+    # No pipeline of ours: enqueue_many pipelines each of its phases itself, and with a
+    # caller's pipeline rq 2.12 checks dependencies inside it (where queries return
+    # nothing) and enqueues dependent jobs at once instead of deferring them.
+    jobs: list[Job] = queue.enqueue_many(chunk)
     return jobs
 
 

@@ -7,15 +7,22 @@ waiting client, or by any live worker's maintenance thread) finds a hash entry w
 a key and ends the experiment: failed with `worker_lost`, or queued again as a new
 attempt when `--retry` allows. The RQ job follows: into the failed registry, or back
 onto its queue. RQ alone notices a lost job only at its maintenance interval.
+
+A missing key alone is not proof: Redis may have been restarted, or out of reach for
+longer than the TTL, while the worker went on. So a run is judged lost only when its
+worker has also stopped writing heartbeats into the store (the source of truth, which
+does not depend on Redis); a worker that finds its key gone puts it back.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from yanex.core import timestamps
 from yanex.core.status import FailureReason, Status
 from yanex.core.store import Store
 from yanex.errors import ExperimentNotFoundError
@@ -41,19 +48,23 @@ class Lease:
     attempt: int
     store_id: str
     events: str
+    ttl: int = LEASE_TTL
 
 
-def acquire(connection: Redis, lease: Lease, ttl: int = LEASE_TTL) -> None:
+def acquire(connection: Redis, lease: Lease, ttl: int | None = None) -> None:
     """Take the lease (key first, then the hash entry: a scan never sees an entry without a key
     unless the key expired)."""
     with connection.pipeline() as pipe:
-        pipe.set(keys.lease(lease.experiment_id), lease.worker, ex=ttl)
+        pipe.set(keys.lease(lease.experiment_id), lease.worker, ex=ttl or lease.ttl)
         pipe.hset(keys.LEASES, lease.experiment_id, json.dumps(asdict(lease)))
         pipe.execute()
 
 
-def renew(connection: Redis, experiment_id: str, ttl: int = LEASE_TTL) -> None:
-    connection.expire(keys.lease(experiment_id), ttl)
+def renew(connection: Redis, lease: Lease) -> None:
+    """Extend the lease by its TTL; put it back if Redis lost it (restarted, or unreachable
+    for longer than the TTL) while this worker went on running the experiment."""
+    if not connection.expire(keys.lease(lease.experiment_id), lease.ttl):
+        acquire(connection, lease)
 
 
 def release(connection: Redis, experiment_id: str) -> None:
@@ -88,11 +99,25 @@ def reap_expired(connection: Redis, store: Store, only: Collection[str] | None =
     for (experiment_id, lease), exists in zip(candidates, alive, strict=True):
         if exists or lease.store_id != store_id:
             continue  # alive, or another store's run: not ours to judge
+        if _still_beating(store, lease):
+            continue  # Redis lost the key, not the worker: it will put the key back
         if _end_lost(connection, store, lease):
             ended.append(experiment_id)
             forget_worker(connection, lease.worker)
         connection.hdel(keys.LEASES, experiment_id)
     return ended
+
+
+def _still_beating(store: Store, lease: Lease) -> bool:
+    """Whether the lease's worker wrote a heartbeat into the store within the lease TTL."""
+    try:
+        execution = store.read_metadata(lease.experiment_id).get("execution") or {}
+    except ExperimentNotFoundError:
+        return False
+    if execution.get("worker") != lease.worker or execution.get("attempt", 1) != lease.attempt:
+        return False
+    beat = timestamps.parse(execution.get("heartbeat"))
+    return beat is not None and time.time() - beat.timestamp() < lease.ttl
 
 
 def _end_lost(connection: Redis, store: Store, lease: Lease) -> bool:

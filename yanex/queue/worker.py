@@ -79,12 +79,22 @@ class YanexWorker(SimpleWorker):
     """An RQ worker that runs yanex experiments (see the module docstring)."""
 
     def __init__(
-        self, queues: list[Queue], connection: Redis, settings: WorkerSettings, **kwargs: Any
+        self,
+        queues: list[Queue],
+        connection: Redis,
+        settings: WorkerSettings,
+        *,
+        beat_connection: Redis | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(queues, connection=connection, serializer=serializer(), **kwargs)
         self.settings = settings
         self.control: RunControl | None = None
         self.current: Job | None = None
+        self.lease: leases.Lease | None = None
+        # Heartbeats must not stall while Redis is away: the store heartbeat written
+        # beside them is what keeps the run from being judged lost meanwhile.
+        self.beat_connection = beat_connection or connection
         self._maintenance_stop = threading.Event()
 
     # -- the job ------------------------------------------------------------------
@@ -136,16 +146,17 @@ class YanexWorker(SimpleWorker):
             attempt=attempt,
             store_id=payload.store_id,
             events=payload.events,
+            ttl=self.settings.lease_ttl,
         )
-        leases.acquire(self.connection, lease, self.settings.lease_ttl)
-        self.control = RunControl()
+        leases.acquire(self.connection, lease)
+        self.lease, self.control = lease, RunControl()
         events.publish(self.connection, payload.events, payload.experiment_id, events.STARTED)
         try:
             return Runner(self.settings.store, self._run_options(lease)).run(
                 payload.experiment_id, self.control
             )
         finally:
-            self.control = None
+            self.lease, self.control = None, None
             leases.release(self.connection, payload.experiment_id)
 
     def _run_options(self, lease: leases.Lease) -> RunOptions:
@@ -166,9 +177,16 @@ class YanexWorker(SimpleWorker):
         )
 
     def _beat(self, experiment_id: str) -> None:
-        leases.renew(self.connection, experiment_id, self.settings.lease_ttl)
-        if self.current is not None and self.execution is not None:
-            self.maintain_heartbeats(self.current)
+        from redis.exceptions import RedisError
+
+        if self.lease is None:
+            return
+        try:
+            leases.renew(self.beat_connection, self.lease)
+            if self.current is not None and self.execution is not None:
+                self.maintain_heartbeats(self.current)
+        except RedisError as error:  # the run goes on; the next heartbeat tries again
+            self.log.warning("yanex: cannot renew the lease of %s: %s", experiment_id, error)
 
     def refusal(self, paths: list[str]) -> str | None:
         """Why this worker will not run code at `paths` (outside its allowed roots), or None."""
@@ -265,6 +283,7 @@ def run_worker(
         [make_queue(connection, q) for q in queues],
         connection,
         settings,
+        beat_connection=connect(redis_url, check=False, patient=False),
         name=name or worker_name(settings.gpus),
     )
     return bool(worker.work(burst=burst, max_jobs=max_jobs, logging_level=log_level))

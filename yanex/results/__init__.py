@@ -31,6 +31,8 @@ from yanex.results.comparison import Comparison
 from yanex.results.comparison import compare as compare_experiments
 from yanex.results.experiment import Artifact, Experiment
 from yanex.results.filters import Condition, Filter
+from yanex.results.lineage import Lineage, LineageNode
+from yanex.results.lineage import get_lineage as lineage_of
 from yanex.results.times import parse_time
 
 if TYPE_CHECKING:
@@ -149,6 +151,16 @@ def plot_metrics(
     return frames.plot_metrics(chosen, metric, ax=ax, title=title)
 
 
+def get_lineage(experiment_id: str, *, store: StoreLike = None) -> Lineage:
+    """What an experiment depends on (upstream) and what depends on it (downstream), as trees.
+
+    Example:
+        lineage = get_lineage("ensemble")
+        [node.experiment.name for node in lineage.upstream]
+    """
+    return lineage_of(query.open_store(store), experiment_id)
+
+
 def _experiments(
     experiments: Sequence[Experiment] | None, store: StoreLike, filters: dict[str, Any]
 ) -> list[Experiment]:
@@ -165,11 +177,14 @@ __all__ = [
     "Condition",
     "Experiment",
     "Filter",
+    "Lineage",
+    "LineageNode",
     "compare",
     "find",
     "get_best",
     "get_experiment",
     "get_latest",
+    "get_lineage",
     "get_metrics",
     "parse_time",
     "plot_metrics",

@@ -20,15 +20,16 @@ from yanex.results.experiment import Experiment
 
 _PLAIN_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null"})
-# cli_args keys that are not flags of their own.
+# cli_args keys that are not flags of their own, or say how to submit rather than what
+# to run (the command runs the experiment again, it does not stage or preview it).
 _POSITIONAL = ("script",)
-_SKIPPED = ("script_args",)
+_SKIPPED = ("script_args", "stage", "staged", "dry_run", "detach", "yes")
 
 
 def reproduce_command(experiment: Experiment) -> str:
     """A shell command (quoted with shlex) that runs this experiment again."""
     cli_args = experiment.metadata.get("cli_args")
-    if isinstance(cli_args, Mapping) and cli_args.get("script"):
+    if isinstance(cli_args, Mapping) and (cli_args.get("script") or cli_args.get("module")):
         words = _from_cli_args(cli_args, experiment.metadata.get("sweep"))
     else:
         words = _from_record(experiment)
@@ -54,7 +55,9 @@ def format_value(value: Any) -> str:
 
 
 def _from_cli_args(cli_args: Mapping[str, Any], sweep: Any) -> list[str]:
-    words = ["yanex", "run", str(cli_args["script"])]
+    words = ["yanex", "run"]
+    if cli_args.get("script"):
+        words.append(str(cli_args["script"]))
     params = [str(p) for p in cli_args.get("param") or []]
     if isinstance(sweep, Mapping) and sweep:
         swept = {str(key) for key in sweep}

@@ -53,6 +53,7 @@ def describe(experiment: Experiment) -> dict[str, Any]:
         "git": git_summary(experiment),
         "environment": metadata.get("environment") or {},
         "dependencies": dependency_summaries(experiment),
+        "dependents": dependent_summaries(experiment),
         "timings": timings(experiment),
         "execution": experiment.execution,
         "attempts": list(metadata.get("attempts") or []),
@@ -112,6 +113,24 @@ def patch_summary(patch: bytes) -> dict[str, int]:
         elif line.startswith(b"-") and not line.startswith(b"--- "):
             removed += 1
     return {"files": files, "insertions": added, "deletions": removed}
+
+
+def dependent_summaries(experiment: Experiment) -> list[dict[str, Any]]:
+    """The experiments that depend directly on this one: id, name and status."""
+    from yanex.core.dependencies import as_ids
+
+    store = experiment.store
+    found = []
+    for metadata in [*store.iter_metadata(), *store.iter_metadata(archived=True)]:
+        if experiment.id in as_ids(metadata.get("dependencies")):
+            found.append(
+                {
+                    "id": metadata["id"],
+                    "name": metadata.get("name"),
+                    "status": metadata.get("status"),
+                }
+            )
+    return sorted(found, key=lambda d: str(d["id"]))
 
 
 def dependency_summaries(experiment: Experiment) -> list[dict[str, Any]]:

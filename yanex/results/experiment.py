@@ -4,7 +4,9 @@ Every command and the results API see records through this class, so the differe
 between records (timestamps with or without offsets, `completed_at` from the original
 yanex, a dependency list or a `{slot: id}` dict) are settled here once. Building one
 from already-read metadata costs nothing; parameters, metrics and artifacts are read
-from the store on first use.
+from the store on first use. Listings build them from the listing index's summary
+fields (`complete=False`); the whole metadata.json is then read on first use of
+`.metadata`.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from yanex.core import timestamps
+from yanex.core.jsonfile import restore_floats
+from yanex.core.metrics import AGGREGATES, ROW_KEYS, aggregate
 from yanex.core.params import get_dotted
 from yanex.core.status import Status
-from yanex.core.store import ARCHIVE_DIR, ARTIFACTS_DIR, Metadata, Store
-from yanex.errors import UsageError
+from yanex.core.store import ARCHIVE_DIR, ARTIFACTS_DIR, METRICS_FILE, Metadata, Store
+from yanex.errors import UsageError, YanexError
 
-AGGREGATES = ("last", "first", "min", "max", "mean")
-METRIC_ROW_KEYS = frozenset({"step", "timestamp", "last_updated"})  # not metrics
+METRIC_ROW_KEYS = ROW_KEYS  # not metrics
 
 
 class Artifact(NamedTuple):
@@ -129,8 +132,9 @@ class Experiment:
     @property
     def script(self) -> str | None:
         """The script path, or `-m module` for a module run."""
-        if self.script_path is not None:
-            return str(self.script_path)
+        path = self._fields.get("script_path")
+        if path:
+            return str(path)
         return f"-m {self.module}" if self.module else None
 
     @property
@@ -240,7 +244,8 @@ class Experiment:
     @functools.cached_property
     def params(self) -> dict[str, Any]:
         """The resolved parameters (nested dicts)."""
-        return self.store.read_config(self.id)
+        indexed = self._fields.get("_params")  # a listing index carries them
+        return indexed if isinstance(indexed, dict) else self.store.read_config(self.id)
 
     def param(self, key: str, default: Any = None) -> Any:
         """One parameter by dotted key, e.g. `param("model.lr")`."""
@@ -251,9 +256,28 @@ class Experiment:
         """Logged metrics: one merged row per step (`step`, `timestamp`, values...)."""
         return self.store.read_metrics(self.id)
 
+    @functools.cached_property
+    def metrics_summary(self) -> dict[str, Any] | None:
+        """Per-metric aggregates recorded when the run ended, if the metrics are unchanged since.
+
+        Comparing thousands of finished runs then reads no metrics files (and, through
+        the listing index, no metadata files either).
+        """
+        summary = self._fields.get("metrics_summary")
+        if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
+            return None
+        try:
+            size = (self.experiment_dir / METRICS_FILE).stat().st_size
+        except (FileNotFoundError, YanexError):
+            size = 0
+        return summary["metrics"] if summary.get("bytes") == size else None
+
     @property
     def metric_names(self) -> list[str]:
         """Names of every logged metric, in order of first appearance."""
+        summary = self.metrics_summary
+        if summary is not None:
+            return list(summary)
         names: dict[str, None] = {}
         for row in self.metrics:
             names.update(dict.fromkeys(row))
@@ -266,6 +290,9 @@ class Experiment:
     def metric(self, name: str, agg: str = "last") -> Any:
         """One value of metric `name`: its last, first, min, max or mean; None if never logged."""
         check_aggregate(agg)
+        summary = self.metrics_summary
+        if summary is not None:
+            return restore_floats(summary[name][agg]) if name in summary else None
         values = [value for _, value in self.metric_history(name)]
         return aggregate(values, agg)
 
@@ -325,24 +352,6 @@ def check_aggregate(agg: str) -> None:
     """Raise UsageError unless `agg` is one of AGGREGATES."""
     if agg not in AGGREGATES:
         raise UsageError(f"unknown metric aggregate {agg!r}; use one of {', '.join(AGGREGATES)}")
-
-
-def aggregate(values: list[Any], agg: str) -> Any:
-    """Reduce logged values: last/first take any value, min/max/mean only numbers (no NaN)."""
-    if agg == "last":
-        return values[-1] if values else None
-    if agg == "first":
-        return values[0] if values else None
-    numbers = [
-        v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-    ]  # v == v leaves NaN out
-    if not numbers:
-        return None
-    if agg == "min":
-        return min(numbers)
-    if agg == "max":
-        return max(numbers)
-    return sum(numbers) / len(numbers)
 
 
 def _iso(value: datetime | None) -> str | None:

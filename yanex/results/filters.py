@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from yanex.core.metrics import AGGREGATES
 from yanex.core.status import Status
 from yanex.errors import UsageError
-from yanex.results.experiment import AGGREGATES, Experiment, check_aggregate
+from yanex.results.experiment import Experiment, check_aggregate
 from yanex.results.times import parse_time
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {

@@ -23,7 +23,7 @@ from yanex.errors import ExperimentNotFoundError, StoreError
 from yanex.results.experiment import Experiment
 
 INDEX_FILE = ".yanex-index.json"
-VERSION = 1
+VERSION = 3  # 2: entries carry metrics_summary; 3: and the parameters
 FIELDS = (
     "id",
     "name",
@@ -38,12 +38,15 @@ FIELDS = (
     "script_path",
     "module",
     "batch",
+    "metrics_summary",
 )
 EXECUTION_FIELDS = ("worker", "host", "queue")
 
 _BULK = 200  # more changed records than this are read with one Store.iter_metadata pass
 Stamp = list[int]
-Entry = list[Any]  # [stamp, [values of FIELDS], [values of EXECUTION_FIELDS]]
+Entry = list[Any]  # [stamp, [values of FIELDS], [values of EXECUTION_FIELDS], params]
+PARAMS = "_params"  # where an index-built Experiment finds its parameters (config.json is
+# written once, when the record is created, so the metadata's stamp covers it)
 
 
 def scan(store: Store, archived: bool) -> list[Experiment]:
@@ -63,7 +66,8 @@ def scan(store: Store, archived: bool) -> list[Experiment]:
         current[experiment_id] = entry
         experiments.append(Experiment(store, fields, archived=archived, complete=False))
     for metadata in _read(store, archived, missing):
-        current[metadata["id"]] = _entry(missing[metadata["id"]], metadata)
+        entry = _entry(missing[metadata["id"]], metadata, _params(store, metadata["id"]))
+        current[metadata["id"]] = entry
         experiments.append(Experiment(store, metadata, archived=archived))
     if current != known:
         index[scope] = current
@@ -105,14 +109,22 @@ def _read(store: Store, archived: bool, wanted: dict[str, Stamp]) -> Iterator[Me
         yield metadata
 
 
-def _entry(stamp: Stamp, metadata: Metadata) -> Entry:
+def _entry(stamp: Stamp, metadata: Metadata, params: dict[str, Any] | None) -> Entry:
     execution = metadata.get("execution")
     execution = execution if isinstance(execution, dict) else {}
     return [
         stamp,
         [metadata.get(field) for field in FIELDS],
         [execution.get(field) for field in EXECUTION_FIELDS],
+        params,
     ]
+
+
+def _params(store: Store, experiment_id: str) -> dict[str, Any] | None:
+    try:
+        return store.read_config(experiment_id)
+    except (ExperimentNotFoundError, StoreError, OSError, ValueError):
+        return None  # read later, if ever needed, from the record itself
 
 
 def _fields(entry: Any) -> Metadata | None:
@@ -120,6 +132,8 @@ def _fields(entry: Any) -> Metadata | None:
     try:
         fields = dict(zip(FIELDS, entry[1], strict=True))
         fields["execution"] = dict(zip(EXECUTION_FIELDS, entry[2], strict=True))
+        if isinstance(entry[3], dict):
+            fields[PARAMS] = entry[3]
     except (TypeError, ValueError, IndexError):
         return None
     return fields

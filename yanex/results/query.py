@@ -1,6 +1,7 @@
 """Finding experiments: the one place that reads the store for listings and selections.
 
-Each metadata.json is read once (`Store.iter_metadata`), the metadata criteria are
+The summary of every record comes from the listing index (`index.scan`: unchanged
+records from one file, changed ones read through the Store), the metadata criteria are
 applied, the survivors are sorted newest first, and only then are parameters or
 metrics read, for `where` conditions, lazily and only as far as the limit needs.
 Before reading, runs whose supervisor died are marked failed (`reap_lost`), so a
@@ -35,7 +36,6 @@ class Matches:
 
     experiments: list[Experiment]
     total: int | None
-    scanned: int
 
 
 def open_store(store: Store | Path | str | None = None) -> Store:
@@ -67,10 +67,10 @@ def find(store: Store, filters: Filter, *, limit: int | None = None) -> Matches:
     candidates = newest_first(e for e in everything if filters.matches_metadata(e))
     if not filters.reads_records:
         shown = candidates if limit is None else candidates[:limit]
-        return Matches(shown, len(candidates), len(everything))
+        return Matches(shown, len(candidates))
     found = _take(candidates, filters, limit)
     total = len(found) if limit is None or len(found) < limit else None
-    return Matches(found, total, len(everything))
+    return Matches(found, total)
 
 
 def _take(candidates: Sequence[Experiment], filters: Filter, limit: int | None) -> list[Experiment]:
