@@ -1,7 +1,8 @@
 """Artifacts from inside a script: the experiment's artifacts directory, or ./artifacts.
 
-The formats (by file extension) live in `yanex.core.artifacts`; these functions only
-choose the directory.
+The formats (by file extension) live in `yanex.core.artifacts`, imported on first use
+(it needs csv, pickle and friends; `import yanex` must stay cheap); these functions
+only choose the directory.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from yanex.api.context import artifacts_dir, current
-from yanex.core import artifacts
 from yanex.core.store import Store
 
 
@@ -21,6 +21,8 @@ def copy_artifact(src_path: Path | str, filename: str | None = None) -> Path:
     Example:
         yanex.copy_artifact("output/model.pth", "model.pth")
     """
+    from yanex.core import artifacts
+
     return artifacts.copy_artifact(src_path, artifacts_dir(), filename)
 
 
@@ -35,6 +37,8 @@ def save_artifact(
     Example:
         yanex.save_artifact({"acc": 0.95}, "results.json")
     """
+    from yanex.core import artifacts
+
     return artifacts.save_artifact(obj, artifacts_dir(), filename, saver)
 
 
@@ -52,6 +56,8 @@ def load_artifact(
     Example:
         data = yanex.load_artifact("processed.pkl", from_experiment="abc12345")
     """
+    from yanex.core import artifacts
+
     if from_experiment is not None:
         return artifacts.load_artifact(_other_artifacts_dir(from_experiment), filename, loader)
     here = artifacts_dir()
@@ -65,11 +71,15 @@ def load_artifact(
 
 def artifact_exists(filename: str) -> bool:
     """True when the artifact exists in the current artifacts directory."""
+    from yanex.core import artifacts
+
     return artifacts.artifact_exists(artifacts_dir(), filename)
 
 
 def list_artifacts() -> list[str]:
     """Names of the current experiment's artifacts, sorted."""
+    from yanex.core import artifacts
+
     return artifacts.list_artifacts(artifacts_dir())
 
 

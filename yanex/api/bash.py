@@ -5,20 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from yanex.api.context import ExperimentContext, current
 from yanex.core import timestamps
 from yanex.core.jsonfile import read_json, write_json
 from yanex.core.lock import FileLock
 from yanex.core.store import SCRIPT_RUNS_FILE
+
+if TYPE_CHECKING:
+    from subprocess import Popen
 
 
 def execute_bash_script(
@@ -40,6 +40,8 @@ def execute_bash_script(
         result = yanex.execute_bash_script("./benchmark.sh --fast", timeout=300)
         print(result["exit_code"], result["execution_time"])
     """
+    import subprocess
+
     context = current()
     cwd = Path(working_dir) if working_dir else (context.experiment_dir if context else Path.cwd())
     env = dict(os.environ)
@@ -84,6 +86,9 @@ def parameter_environment(params: dict[str, Any], prefix: str = "") -> dict[str,
 def _run(
     command: str, cwd: Path, env: dict[str, str], timeout: float | None, stream: bool
 ) -> tuple[int | None, str, str]:
+    import subprocess
+    import threading
+
     process = subprocess.Popen(
         ["bash", "-c", command],
         cwd=cwd,
@@ -120,7 +125,9 @@ def _run(
     return exit_code, "".join(chunks["stdout"]), "".join(chunks["stderr"])
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _kill_group(process: Popen[bytes]) -> None:
+    import signal
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
@@ -128,6 +135,8 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 def _die_with_parent() -> Callable[[], None] | None:
     """On Linux, make the command die (SIGKILL) if the script running it is killed."""
+    import signal
+
     if not sys.platform.startswith("linux"):
         return None
     import ctypes

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +105,8 @@ def _tracked(context: ExperimentContext, *, start: bool) -> Iterator[None]:
         raise
     except BaseException as error:
         if start:
+            import traceback
+
             message = "".join(traceback.format_exception_only(type(error), error)).strip()
             _end(store, experiment_id, Status.FAILED, message)
         raise

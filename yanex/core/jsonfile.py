@@ -10,7 +10,6 @@ import contextlib
 import json
 import math
 import os
-import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path, PurePath
@@ -54,7 +53,7 @@ def _scratch_file(path: Path) -> tuple[int, str]:
     filesystem is read by other users (clients and workers).
     """
     for _ in range(100):
-        name = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        name = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.tmp")
         try:
             return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), name
         except FileExistsError:

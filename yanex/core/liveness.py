@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from yanex.errors import ExperimentNotFoundError, StoreError
 HEARTBEAT_INTERVAL = 5.0
 LOST_AFTER = 60.0  # seconds without a heartbeat before another host declares a run lost
 
-_HOST = socket.gethostname()
+_HOST = os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
 def this_host() -> str:

@@ -21,9 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +67,7 @@ def experiments_root() -> Path:
 
 def new_id() -> str:
     """A random candidate id: 8 lowercase hex characters."""
-    return secrets.token_hex(4)
+    return os.urandom(4).hex()
 
 
 class Store:
@@ -156,6 +153,8 @@ class Store:
             record.setdefault("created_at", timestamps.now())
             write_json(directory / METADATA_FILE, record)  # last: its presence marks completion
         except BaseException:
+            import shutil
+
             shutil.rmtree(directory, ignore_errors=True)
             raise
         return experiment_id
@@ -434,6 +433,8 @@ class Store:
     def delete(self, experiment_id: str) -> None:
         directory = self.path(experiment_id)
         self.forget_running(experiment_id)
+        import shutil
+
         shutil.rmtree(directory)
 
     # -- batches --------------------------------------------------------------------
@@ -498,9 +499,9 @@ def _create_store_id_file(path: Path) -> None:
     The file is written in full under a scratch name, then hard-linked into place: the
     link fails when another process won the race, and the winner's id stays.
     """
-    scratch = path.with_name(f".{STORE_ID_FILE}.{uuid.uuid4().hex}.tmp")
+    scratch = path.with_name(f".{STORE_ID_FILE}.{os.urandom(16).hex()}.tmp")
     try:
-        write_json(scratch, {"store_id": uuid.uuid4().hex, "created_at": timestamps.now()})
+        write_json(scratch, {"store_id": os.urandom(16).hex(), "created_at": timestamps.now()})
         try:
             os.link(scratch, path)
         except FileExistsError:
