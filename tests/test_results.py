@@ -52,7 +52,7 @@ def make_experiment(
     **metadata: Any,
 ) -> str:
     """A real record in `store`: created `age` ago, run for `duration`, ended in `status`."""
-    created = NOW - age
+    created = datetime.now(timezone.utc) - age  # now, not at import: suites run for minutes
     record = {
         "name": name,
         "tags": list(tags),

@@ -312,6 +312,7 @@ def test_summary_survives_a_status_it_has_no_colour_for() -> None:
     assert "running aaaa0001 elsewhere" in stream.getvalue()
 
 
+@pytest.mark.skipif(sys.stderr.isatty(), reason="stderr is a terminal (pytest -s)")
 def test_plain_lines_without_a_terminal() -> None:
     reporter = make_reporter(single=False, live_output=False)
     assert isinstance(reporter, SummaryReporter)

@@ -43,12 +43,17 @@ from yanex.api.tracking import (
     log_metrics,
     log_results,
 )
-from yanex.core.spec import ExperimentResult, ExperimentSpec
 from yanex.errors import ExperimentContextError, YanexError
 from yanex.version import __version__
 
 if TYPE_CHECKING:
-    from types import ModuleType
+    from yanex.core.spec import ExperimentResult, ExperimentSpec
+
+_LAZY = {  # loaded on first use: dataclasses pulls in inspect, ~9 ms on every import
+    "ExperimentSpec": "yanex.core.spec",
+    "ExperimentResult": "yanex.core.spec",
+    "results": "yanex.results",
+}
 
 
 def run_multiple(
@@ -73,11 +78,15 @@ def run_multiple(
     return run(experiments, parallel, verbose, **options)
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name == "results":  # pandas & co. load only when the results API is used
+def __getattr__(name: str) -> Any:
+    """`yanex.ExperimentSpec`, `yanex.ExperimentResult` and `yanex.results`, on first use."""
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module("yanex.results")
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "results" else getattr(module, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'yanex' has no attribute {name!r}")
 
 

@@ -6,7 +6,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from yanex.api.context import current
-from yanex.core import dependencies
 
 if TYPE_CHECKING:
     from yanex.results.experiment import Experiment
@@ -22,10 +21,11 @@ def get_dependencies(transitive: bool = False) -> list[Experiment]:
     context = current()
     if context is None:
         return []
+    from yanex.core.dependencies import upstream
     from yanex.results.experiment import Experiment
 
     store = context.store
-    ids = dependencies.upstream(store, context.experiment_id, transitive=transitive)
+    ids = upstream(store, context.experiment_id, transitive=transitive)
     return [Experiment.load(store, experiment_id) for experiment_id in ids]
 
 

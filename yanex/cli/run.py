@@ -142,6 +142,7 @@ def run_command(config: CliConfig, **options: Any) -> None:
         queue=plan.queue,
         retry=options["retry"],
         allow_failed_dependencies=options["allow_failed_deps"],
+        redis_url=config.redis_url,
     )
     print_warnings(batch.warnings)
     single = len(plan.specs) == 1

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+import click
 
-from yanex.core.plan import RunPlan
-from yanex.core.spec import ExperimentResult
 from yanex.core.sweep import Sweep
-from yanex.execution.batch import Batch
+
+if TYPE_CHECKING:
+    from yanex.core.plan import RunPlan
+    from yanex.core.spec import ExperimentResult
+    from yanex.execution.batch import Batch
 
 
 def print_dry_run(plan: RunPlan) -> None:
     """The resolved parameters and, for a sweep, every member's swept values."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     console.print("[bold]Parameters[/] (dry run: nothing was created)")
     if plan.sources:
@@ -57,28 +61,23 @@ def _spell(value: Any) -> str:
 
 
 def print_staged(batch: Batch) -> None:
-    console = Console()
-    console.print(
+    more = " ..." if len(batch.experiment_ids) > 10 else ""
+    click.echo(
         f"Staged {len(batch.experiment_ids)} experiment(s) in batch {batch.batch_id}: "
         + ", ".join(batch.experiment_ids[:10])
-        + (" ..." if len(batch.experiment_ids) > 10 else ""),
-        highlight=False,
+        + more
     )
-    console.print(f"Run them with: yanex run --staged --batch {batch.batch_id}", highlight=False)
+    click.echo(f"Run them with: yanex run --staged --batch {batch.batch_id}")
 
 
 def print_warnings(warnings: Sequence[str]) -> None:
-    console = Console(stderr=True)
     for warning in warnings:
-        console.print(f"[yellow]warning[/]: {warning}", highlight=False)
+        click.echo(f"{click.style('warning', fg='yellow')}: {warning}", err=True)
 
 
 def print_detached(batch_id: str | None, results: Sequence[ExperimentResult]) -> None:
     """What a detached submission prints: the batch to wait on later."""
-    console = Console()
     ids = [r.experiment_id for r in results]
     where = f"batch {batch_id}" if batch_id else "experiments"
-    console.print(
-        f"Queued {len(ids)} experiment(s) as {where}: {', '.join(ids[:10])}", highlight=False
-    )
-    console.print(f"Wait for them with: yanex wait {batch_id or ' '.join(ids)}", highlight=False)
+    click.echo(f"Queued {len(ids)} experiment(s) as {where}: {', '.join(ids[:10])}")
+    click.echo(f"Wait for them with: yanex wait {batch_id or ' '.join(ids)}")

@@ -91,11 +91,18 @@ def reap_lost(store: Store) -> list[str]:
                 store.forget_running(experiment_id)
             continue  # not running yet: its marker was just written, ahead of the status
         execution = metadata.get("execution") or {}
-        if supervisor_alive(execution):
+        if supervisor_alive(execution) or _retried_by_queue(execution):
             continue
         if mark_lost(store, experiment_id, execution):
             lost.append(experiment_id)
     return lost
+
+
+def _retried_by_queue(execution: Metadata) -> bool:
+    """A queue run with attempts left is ended by the queue's lease reaper, which can retry
+    it (and move its RQ job); this store-only check would end it for good."""
+    attempts_left = execution.get("attempt", 1) < execution.get("max_attempts", 1)
+    return execution.get("backend") == "rq" and attempts_left
 
 
 def mark_lost(store: Store, experiment_id: str, execution: Metadata) -> bool:

@@ -20,6 +20,7 @@ from yanex.execution.events import Reporter
 # The queue backend sits above this layer (it imports the Runner for its worker), so it
 # is loaded by name, here and only here.
 QUEUE_EXECUTOR = "yanex.queue.executor"
+QUEUE_CONNECTION = "yanex.queue.connection"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -43,3 +44,9 @@ def queue_executor(store: Store, queue: str, **options: Any) -> Executor:
     module = importlib.import_module(QUEUE_EXECUTOR)
     executor: Executor = module.QueueExecutor(store, queue, **options)
     return executor
+
+
+def ensure_queue_reachable(redis_url: str | None) -> None:
+    """Fail now, before any record is written, if the queue's Redis cannot be reached."""
+    module = importlib.import_module(QUEUE_CONNECTION)
+    module.ensure_reachable(module.redis_url(redis_url))

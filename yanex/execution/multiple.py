@@ -20,7 +20,7 @@ from yanex.core.store import Store
 from yanex.errors import DependencyError, ExperimentContextError, UsageError, YanexError
 from yanex.execution.batch import Batch, create_batch
 from yanex.execution.events import PlainReporter, Reporter
-from yanex.execution.executor import Executor, queue_executor
+from yanex.execution.executor import Executor, ensure_queue_reachable, queue_executor
 from yanex.execution.local import LocalExecutor
 from yanex.execution.runner import RunOptions
 
@@ -62,6 +62,7 @@ def run_multiple(
         queue=queue,
         retry=retry,
         allow_failed_dependencies=allow_failed_dependencies,
+        redis_url=redis_url,
     )
     return execute(
         batch,
@@ -85,6 +86,7 @@ def submit(
     staged: bool = False,
     retry: int = 0,
     allow_failed_dependencies: bool = False,
+    redis_url: str | None = None,
 ) -> tuple[Batch, Store]:
     """Validate specs and write their records (queued, or staged) as one batch.
 
@@ -97,6 +99,8 @@ def submit(
     store = store or Store()
     reap_lost(store)
     queue = resolve_queue(queue)
+    if queue and not staged:
+        ensure_queue_reachable(redis_url)
     status = Status.STAGED if staged else Status.QUEUED
     if isinstance(retry, bool) or not isinstance(retry, int) or retry < 0:
         raise UsageError(f"retry must be a non-negative integer, got {retry!r}")
