@@ -20,17 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from yanex.api.artifacts import (
-    artifact_exists,
-    copy_artifact,
-    list_artifacts,
-    load_artifact,
-    save_artifact,
-)
-from yanex.api.bash import execute_bash_script
 from yanex.api.context import ExperimentContext
-from yanex.api.dependencies import assert_dependency, get_dependencies, get_dependency
-from yanex.api.lifecycle import cancel, completed, create_context, create_experiment, fail
 from yanex.api.params import get_cli_args, get_param, get_params
 from yanex.api.tracking import (
     get_artifacts_dir,
@@ -47,12 +37,36 @@ from yanex.errors import ExperimentContextError, YanexError
 from yanex.version import __version__
 
 if TYPE_CHECKING:
+    from yanex.api.artifacts import (
+        artifact_exists,
+        copy_artifact,
+        list_artifacts,
+        load_artifact,
+        save_artifact,
+    )
+    from yanex.api.bash import execute_bash_script
+    from yanex.api.dependencies import assert_dependency, get_dependencies, get_dependency
+    from yanex.api.lifecycle import cancel, completed, create_context, create_experiment, fail
     from yanex.core.spec import ExperimentResult, ExperimentSpec
 
-_LAZY = {  # loaded on first use: dataclasses pulls in inspect, ~9 ms on every import
+# Loaded on first use. Every experiment process imports yanex, so what a script does not
+# call should cost it nothing: dataclasses alone (for the spec types) pulls in inspect.
+_LAZY = {
     "ExperimentSpec": "yanex.core.spec",
     "ExperimentResult": "yanex.core.spec",
     "results": "yanex.results",
+    **dict.fromkeys(
+        ["artifact_exists", "copy_artifact", "list_artifacts", "load_artifact", "save_artifact"],
+        "yanex.api.artifacts",
+    ),
+    "execute_bash_script": "yanex.api.bash",
+    **dict.fromkeys(
+        ["assert_dependency", "get_dependencies", "get_dependency"], "yanex.api.dependencies"
+    ),
+    **dict.fromkeys(
+        ["cancel", "completed", "create_context", "create_experiment", "fail"],
+        "yanex.api.lifecycle",
+    ),
 }
 
 
@@ -79,7 +93,7 @@ def run_multiple(
 
 
 def __getattr__(name: str) -> Any:
-    """`yanex.ExperimentSpec`, `yanex.ExperimentResult` and `yanex.results`, on first use."""
+    """The public names listed in `_LAZY`, imported on first use."""
     if name in _LAZY:
         import importlib
 
@@ -88,6 +102,10 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'yanex' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

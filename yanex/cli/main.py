@@ -56,7 +56,7 @@ class YanexGroup(click.Group):
         except YanexError as error:
             if debug_enabled(ctx):
                 raise
-            raise ReportedError(error) from error
+            raise reported(error) from error
         except BrokenPipeError:
             # `yanex list | head`: the reader left; exit quietly, as Unix tools do.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -65,11 +65,16 @@ class YanexGroup(click.Group):
 
 
 class ReportedError(click.ClickException):
-    """A YanexError shown as `Error: <message>` with the error's own exit code."""
+    """A YanexError shown as `Error: <message>`; `reported()` gives it the error's exit code."""
 
-    def __init__(self, error: YanexError) -> None:
-        super().__init__(error.message)
-        self.exit_code = error.exit_code
+
+def reported(error: YanexError) -> ReportedError:
+    """The click exception that prints `error` in one line and exits with its exit code."""
+
+    class Reported(ReportedError):
+        exit_code = error.exit_code  # a class variable in click's stubs
+
+    return Reported(error.message)
 
 
 def debug_enabled(ctx: click.Context) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from yanex.cli.main import ReportedError
+from yanex.cli.main import reported
 from yanex.core.store import Store
 from yanex.errors import YanexError
 
@@ -112,4 +112,4 @@ def worker_command(
             log_level=log_level,
         )
     except YanexError as error:
-        raise ReportedError(error) from error
+        raise reported(error) from error

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from yanex.core.git import METADATA_KEYS
 from yanex.core.store import PATCH_FILE
 from yanex.errors import ExperimentNotFoundError, StoreError
 from yanex.results.experiment import Experiment
@@ -18,20 +19,6 @@ from yanex.results.experiment import Experiment
 # Metric names that usually get better as they get smaller.
 _LOWER_IS_BETTER = re.compile(
     r"loss|err|mse|mae|rmse|perplexity|ppl|wer|cer|latency|time|cost|regret|distance", re.I
-)
-_GIT_KEYS = (
-    "commit_hash",
-    "commit_hash_short",
-    "branch",
-    "author",
-    "committed_date",
-    "message",
-    "remote_url",
-    "has_uncommitted_changes",
-    "patch_file",
-    "patch_size_bytes",
-    "patch_has_secrets",
-    "patch_secret_count",
 )
 _TIMING_KEYS = ("created_at", "staged_at", "queued_at", "started_at", "ended_at")
 
@@ -95,7 +82,7 @@ def git_summary(experiment: Experiment) -> dict[str, Any]:
     git = experiment.metadata.get("git")
     if not isinstance(git, dict):
         return {}
-    summary = {key: git.get(key) for key in _GIT_KEYS if key in git}
+    summary = {key: git.get(key) for key in METADATA_KEYS if key in git}
     patch = experiment.artifacts_dir / PATCH_FILE
     if patch.is_file():
         summary["patch"] = patch_summary(patch.read_bytes())
