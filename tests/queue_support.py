@@ -12,12 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import redis
+from support import process_gone as process_gone  # re-exported for the queue tests
+from support import wait_until
 
 from yanex.core.store import Store
 
@@ -54,18 +55,6 @@ def write_script(directory: Path, text: str, name: str = "script.py") -> Path:
     return path
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
-    """Poll `condition` until it returns something truthy; fail the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
-
 def status_of(store: Store, experiment_id: str) -> str:
     return str(store.read_metadata(experiment_id).get("status"))
 
@@ -94,19 +83,6 @@ def child_pid(store: Store, experiment_id: str, timeout: float = 10) -> int:
         return None
 
     return int(wait_until(printed, timeout, f"{experiment_id} to print its pid"))
-
-
-def process_gone(pid: int) -> bool:
-    """True once `pid` exited (a zombie counts as gone: it no longer runs)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 class WorkerProcess:

@@ -9,11 +9,13 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from support import process_running as running
+from support import wait_until
 
 from yanex.core import liveness, timestamps
 from yanex.core.liveness import reap_lost, supervisor_alive
@@ -29,24 +31,6 @@ LONG_SCRIPT = textwrap.dedent(
     time.sleep(60)
     """
 )
-
-
-def running(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie waiting to be collected."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class LostRun:

@@ -112,24 +112,26 @@ def test_running_on_a_staged_dependency_is_refused(scripts: Path) -> None:
 
 
 def test_named_slots_and_comma_lists(scripts: Path) -> None:
-    (first,) = stage(scripts, "prepare.py", "--name", "a")
-    (second,) = stage(scripts, "prepare.py", "--name", "b")
+    (first,) = stage(scripts, "prepare.py", "--name", "prep-left")
+    (second,) = stage(scripts, "prepare.py", "--name", "prep-right")
     stage(scripts, "ensemble.py", "-D", f"{first},{second}", "--name", "listed")
-    stage(scripts, "ensemble.py", "-D", f"left={first}", "-D", "right=b", "--name", "slotted")
+    stage(
+        scripts, "ensemble.py", "-D", f"left={first}", "-D", "right=prep-right", "--name", "slotted"
+    )
     store = Store()
     assert by_name(store, "listed")["dependencies"] == [first, second]
     assert by_name(store, "slotted")["dependencies"] == {"left": first, "right": second}
 
 
 def test_a_dependency_sweep_combines_with_a_parameter_sweep(scripts: Path) -> None:
-    stage(scripts, "prepare.py", "--name", "a")
-    stage(scripts, "prepare.py", "--name", "b")
-    created = stage(scripts, "train.py", "-D", "data=list(a,b)", "-p", "lr=list(1,2)")
+    stage(scripts, "prepare.py", "--name", "prep-x")
+    stage(scripts, "prepare.py", "--name", "prep-y")
+    created = stage(scripts, "train.py", "-D", "data=list(prep-x,prep-y)", "-p", "lr=list(1,2)")
     store = Store()
     members = [store.read_metadata(i) for i in created]
     assert len(members) == 4
     names = {m["name"] for m in members}
-    assert names == {f"train-lr={lr}-data={d}" for lr in (1, 2) for d in "ab"}
+    assert names == {f"train-lr={lr}-data=prep-{d}" for lr in (1, 2) for d in "xy"}
     assert all("sweep" in m["tags"] for m in members)
 
 
@@ -143,7 +145,7 @@ def test_a_dependency_sweep_combines_with_a_parameter_sweep(scripts: Path) -> No
     ],
 )
 def test_a_bad_dependency_creates_nothing(scripts: Path, reference: str, message: str) -> None:
-    stage(scripts, "prepare.py", "--name", "a")
+    stage(scripts, "prepare.py", "--name", "prep-a")
     before = set(Store().ids())
     result = yanex_cli("run", "train.py", "-D", reference, cwd=scripts)
     assert result.returncode != 0
@@ -277,7 +279,10 @@ def test_a_failing_middle_stage_cancels_its_dependents(scripts: Path) -> None:
 def test_the_pipeline_example_runs_locally(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(PIPELINE / "pipeline.py")],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     store = Store()
@@ -301,7 +306,10 @@ def test_the_pipeline_example_runs_on_two_workers(fleet: Fleet, tmp_path: Path) 
     fleet.start(queues=("pipeline",))
     result = subprocess.run(
         [sys.executable, str(PIPELINE / "pipeline.py"), "--queue", "pipeline"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr + fleet.outputs()
     store = Store()
@@ -336,7 +344,9 @@ def test_graph_and_lineage(scripts: Path) -> None:
     prep, ensemble = by_name(store, "prep")["id"], by_name(store, "ensemble")["id"]
     lineage = lineage_of(store, ensemble)
     assert sorted(n.experiment.name for n in lineage.upstream) == [
-        "train-lr=1", "train-lr=2", "train-lr=3"
+        "train-lr=1",
+        "train-lr=2",
+        "train-lr=3",
     ]
     assert lineage.upstream[0].children[0].experiment.id == prep
     assert not lineage.upstream[0].children[0].repeated

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import process_gone as gone
+from support import wait_until
 
 import yanex
 from yanex.core.spec import ExperimentResult, ExperimentSpec
@@ -71,22 +73,6 @@ def times(experiment_id: str) -> tuple[datetime, datetime]:
         datetime.fromisoformat(metadata["started_at"]),
         datetime.fromisoformat(metadata["ended_at"]),
     )
-
-
-def gone(pid: int) -> bool:
-    """True when `pid` no longer runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def wait_until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 class Recorder(Reporter):

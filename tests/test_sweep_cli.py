@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from rich.console import Console
+from support import process_gone as gone
+from support import wait_until
 
 from yanex.cli.main import cli
 from yanex.cli.progress import BarReporter, SummaryReporter, make_reporter
@@ -59,21 +61,6 @@ def records() -> list[dict[str, Any]]:
 
 def finished_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("[") and "/" in line[:8]]
-
-
-def gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def wait_until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def yanex_process(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:

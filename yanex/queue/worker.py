@@ -232,6 +232,10 @@ class YanexWorker(SimpleWorker):
     # -- registration and maintenance ---------------------------------------------
 
     def register_birth(self, *args: Any, **kwargs: Any) -> None:
+        # rq installs its signal handlers only after registering; until then a SIGTERM
+        # would kill the worker with no cleanup. Ask the work loop to stop instead.
+        signal.signal(signal.SIGINT, self._stop_before_start)
+        signal.signal(signal.SIGTERM, self._stop_before_start)
         super().register_birth(*args, **kwargs)  # type: ignore[no-untyped-call]
         info = {
             "host": liveness.this_host(),
@@ -242,6 +246,9 @@ class YanexWorker(SimpleWorker):
         }
         self.connection.hset(keys.WORKERS, self.name, json.dumps(info))
         threading.Thread(target=self._maintain, name="yanex-maintenance", daemon=True).start()
+
+    def _stop_before_start(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = True
 
     def register_death(self, *args: Any, **kwargs: Any) -> None:
         self._maintenance_stop.set()
