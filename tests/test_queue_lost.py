@@ -113,8 +113,7 @@ def test_retry_after_a_lost_worker_completes_on_another_worker(
 ) -> None:
     store = Store()
     marker = tmp_path / "first-attempt-started"
-    experiment_id = submit(write_script(tmp_path, FIRST_ATTEMPT_HANGS), retry=1,
-                           marker=str(marker))
+    experiment_id = submit(write_script(tmp_path, FIRST_ATTEMPT_HANGS), retry=1, marker=str(marker))
     lost = fleet.start()
     running_on(store, experiment_id, lost.name)
     rescuer = fleet.start()
@@ -135,13 +134,10 @@ def test_retry_after_a_lost_worker_completes_on_another_worker(
     assert "pid=" in (artifacts / "stdout.txt").read_text()
 
 
-def test_a_listing_on_the_worker_host_does_not_defeat_retry(
-    fleet: Fleet, tmp_path: Path
-) -> None:
+def test_a_listing_on_the_worker_host_does_not_defeat_retry(fleet: Fleet, tmp_path: Path) -> None:
     store = Store()
     marker = tmp_path / "first-attempt-started"
-    experiment_id = submit(write_script(tmp_path, FIRST_ATTEMPT_HANGS), retry=1,
-                           marker=str(marker))
+    experiment_id = submit(write_script(tmp_path, FIRST_ATTEMPT_HANGS), retry=1, marker=str(marker))
     lost = fleet.start()
     running_on(store, experiment_id, lost.name)
     lost.signal_group(signal.SIGKILL)
@@ -179,8 +175,7 @@ def test_sigterm_with_retries_left_requeues_for_another_worker(
 ) -> None:
     store = Store()
     marker = tmp_path / "first-attempt-started"
-    experiment_id = submit(write_script(tmp_path, FIRST_ATTEMPT_HANGS), retry=1,
-                           marker=str(marker))
+    experiment_id = submit(write_script(tmp_path, FIRST_ATTEMPT_HANGS), retry=1, marker=str(marker))
     preempted = fleet.start("--grace", "5")
     running_on(store, experiment_id, preempted.name)
 
@@ -195,14 +190,16 @@ def test_sigterm_with_retries_left_requeues_for_another_worker(
     assert store.read_metadata(experiment_id)["execution"]["worker"] == successor.name
 
 
+IGNORES_SIGTERM = (
+    "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('pid=%d' % os.getpid(), flush=True)\ntime.sleep(60)\n"
+)
+
+
 def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(
     fleet: Fleet, tmp_path: Path
 ) -> None:
-    stubborn = write_script(
-        tmp_path,
-        "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "print('pid=%d' % os.getpid(), flush=True)\ntime.sleep(60)\n",
-    )
+    stubborn = write_script(tmp_path, IGNORES_SIGTERM)
     store = Store()
     experiment_id = submit(stubborn)
     worker = fleet.start("--grace", "1")
@@ -216,11 +213,7 @@ def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(
 
 
 def test_a_second_sigterm_kills_the_experiment_at_once(fleet: Fleet, tmp_path: Path) -> None:
-    stubborn = write_script(
-        tmp_path,
-        "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "print('pid=%d' % os.getpid(), flush=True)\ntime.sleep(60)\n",
-    )
+    stubborn = write_script(tmp_path, IGNORES_SIGTERM)
     store = Store()
     experiment_id = submit(stubborn)
     worker = fleet.start("--grace", "60")
@@ -247,9 +240,7 @@ def test_retry_runs_a_failing_script_again_as_new_attempts(fleet: Fleet, tmp_pat
         "sys.exit(0 if n >= 2 else 3)\n",
     )
     fleet.start()
-    (result,) = yanex.run_multiple(
-        [ExperimentSpec(script_path=flaky)], queue="default", retry=2
-    )
+    (result,) = yanex.run_multiple([ExperimentSpec(script_path=flaky)], queue="default", retry=2)
     assert result.status == "completed"
     store = Store()
     metadata = store.read_metadata(result.experiment_id)
@@ -264,9 +255,7 @@ def test_retry_runs_a_failing_script_again_as_new_attempts(fleet: Fleet, tmp_pat
 def test_retries_run_out_and_the_experiment_fails(fleet: Fleet, tmp_path: Path) -> None:
     failing = write_script(tmp_path, "raise SystemExit(4)\n", "fail.py")
     fleet.start()
-    (result,) = yanex.run_multiple(
-        [ExperimentSpec(script_path=failing)], queue="default", retry=1
-    )
+    (result,) = yanex.run_multiple([ExperimentSpec(script_path=failing)], queue="default", retry=1)
     assert result.status == "failed"
     assert result.exit_code == 4
     metadata = Store().read_metadata(result.experiment_id)
@@ -275,11 +264,10 @@ def test_retries_run_out_and_the_experiment_fails(fleet: Fleet, tmp_path: Path) 
     wait_until(lambda: failed_job(fleet.url, result.experiment_id), 5, "the failed job")
 
 
-def test_a_job_that_vanished_from_redis_is_reported_failed(
-    redis_url: str, tmp_path: Path
-) -> None:
+def test_a_job_that_vanished_from_redis_is_reported_failed(redis_url: str, tmp_path: Path) -> None:
     (result,) = yanex.run_multiple(
-        [ExperimentSpec(script_path=write_script(tmp_path, TINY))], queue="default",
+        [ExperimentSpec(script_path=write_script(tmp_path, TINY))],
+        queue="default",
         detach=True,
     )
     connect(redis_url).flushall()  # a Redis restart without persistence

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from yanex.results.filters import VALID_STATUSES, Filter
+from yanex.results.filters import FILTER_NAMES, VALID_STATUSES, Filter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,17 +50,8 @@ _OPTIONS = [
 _ID_OPTION = click.option(
     "-i", "--id", "ids", multiple=True, help="Id or id prefix (repeatable: any of them)."
 )
-_NAMES = [
-    "status",
-    "tags",
-    "script",
-    "batch",
-    "where",
-    "started_after",
-    "started_before",
-    "ended_after",
-    "ended_before",
-]
+# Filters whose option passes straight through; name, ids and archived need handling.
+_NAMES = [name for name in FILTER_NAMES if name not in ("name", "ids", "archived")]
 
 
 def filter_options(*, ids: bool = False, archived: bool | None = False) -> Callable[[F], F]:

@@ -16,7 +16,14 @@ from yanex.core.spec import ExperimentResult
 from yanex.core.sweep import SWEEP_LIMIT
 from yanex.errors import UsageError
 from yanex.execution.executor import Interrupted
-from yanex.execution.multiple import check_specs, execute, resolve_staged, staged_ids, submit
+from yanex.execution.multiple import (
+    check_specs,
+    execute,
+    resolve_staged,
+    stage_experiments,
+    staged_ids,
+    submit,
+)
 from yanex.execution.output import OutputMode, terminal_echo
 from yanex.execution.runner import RunOptions
 
@@ -127,11 +134,8 @@ def run_command(config: CliConfig, **options: Any) -> None:
     if plan.stage:
         if options["parallel"] is not None:
             raise UsageError("--parallel cannot be combined with --stage; give it to --staged")
-        batch, _ = submit(
-            plan.specs,
-            store=store,
-            staged=True,
-            allow_failed_dependencies=options["allow_failed_deps"],
+        batch = stage_experiments(
+            plan.specs, store=store, allow_failed_dependencies=options["allow_failed_deps"]
         )
         print_warnings(batch.warnings)
         print_staged(batch)

@@ -331,9 +331,6 @@ class Store:
         """Drop a running marker whose experiment is gone or no longer running."""
         (self.root / RUNNING_DIR / experiment_id).unlink(missing_ok=True)
 
-    def write_config(self, experiment_id: str, config: dict[str, Any]) -> None:
-        write_json(self.path(experiment_id) / CONFIG_FILE, _encode_config(config))
-
     def read_config(self, experiment_id: str) -> dict[str, Any]:
         """The resolved parameters (config.json, or params.yaml from the original yanex)."""
         directory = self.path(experiment_id)

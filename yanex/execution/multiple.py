@@ -170,10 +170,18 @@ def execute(
 
 
 def stage_experiments(
-    experiments: Sequence[ExperimentSpec], *, store: Store | None = None
+    experiments: Sequence[ExperimentSpec],
+    *,
+    store: Store | None = None,
+    allow_failed_dependencies: bool = False,
 ) -> Batch:
-    """Create staged experiments, to be run later with `run_staged` (`yanex run --staged`)."""
-    batch, _ = submit(experiments, store=store, staged=True)
+    """Create staged experiments, run later by `execute(staged_ids(...))` (`yanex run --staged`)."""
+    batch, _ = submit(
+        experiments,
+        store=store,
+        staged=True,
+        allow_failed_dependencies=allow_failed_dependencies,
+    )
     return batch
 
 
